@@ -1,0 +1,1 @@
+"""The cashier station (Kivy)."""

@@ -1,0 +1,1 @@
+"""The floor sales handheld (Kivy)."""

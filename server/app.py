@@ -1,0 +1,39 @@
+"""``create_app``: the one place that wires routes, the pool, guards and error handlers."""
+
+from __future__ import annotations
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from server.auth.guards import access_guard, provide_caller
+from server.db.pool import pool_lifespan, provide_conn
+from server.errors import exception_handlers
+from server.routes import ROUTES
+from server.settings import Settings
+
+
+def create_app(settings: Settings | None = None, dsn: str | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    dsn = dsn or settings.database_url
+    if not dsn:
+        raise RuntimeError("No database: set DATABASE_URL or start through `python -m server run`.")
+    app = Litestar(
+        route_handlers=ROUTES,
+        lifespan=[pool_lifespan(dsn, settings.pool_min, settings.pool_max)],
+        dependencies={"conn": Provide(provide_conn), "caller": Provide(provide_caller)},
+        guards=[access_guard],
+        exception_handlers=exception_handlers,
+        openapi_config=OpenAPIConfig(
+            title="floorticket",
+            version="0.1.0",
+            openapi_router=Router(path="/schema", route_handlers=[], opt={"public": True}),
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        cors_config=CORSConfig(allow_origins=[f"http://{settings.host}:{settings.port}"]),
+        debug=False,
+    )
+    app.state.settings = settings
+    return app

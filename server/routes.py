@@ -1,0 +1,11 @@
+"""Every route handler and controller of the server, in one list (the one place to register)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.health.controller import health
+
+ROUTES: list[Any] = [
+    health,
+]
