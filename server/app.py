@@ -8,7 +8,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from server.auth.guards import access_guard, provide_caller
+from server.auth.guards import access_guard, provide_caller, provide_device
 from server.db.pool import pool_lifespan, provide_conn
 from server.errors import exception_handlers
 from server.routes import ROUTES
@@ -23,7 +23,11 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Lite
     app = Litestar(
         route_handlers=ROUTES,
         lifespan=[pool_lifespan(dsn, settings.pool_min, settings.pool_max)],
-        dependencies={"conn": Provide(provide_conn), "caller": Provide(provide_caller)},
+        dependencies={
+            "conn": Provide(provide_conn),
+            "caller": Provide(provide_caller),
+            "device": Provide(provide_device),
+        },
         guards=[access_guard],
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(

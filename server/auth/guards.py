@@ -1,6 +1,7 @@
 """Who is calling, and may they? Applied to every route; a route is public only if it says so.
 
-Each route declares ``opt={"roles": (...)}`` (or ``opt={"public": True}``). The guard verifies the
+Each route declares ``opt={"roles": (...)}`` (staff bearer token), ``opt={"device": ("handheld",
+"till")}`` (device token) or ``opt={"public": True}``. The guard verifies the
 bearer token, refuses revoked devices and inactive staff, and stores the ``Caller`` on the request.
 Store ownership is checked in services: another store's object answers as not found.
 """
@@ -15,7 +16,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from protocol.errors import Codes
-from server.auth.tokens import verify
+from server.auth.tokens import digest, verify
 from server.errors import Forbidden, Unauthenticated
 
 SALES, CASHIER, SUPERVISOR, MANAGER, ADMIN = "sales", "cashier", "supervisor", "manager", "admin"
@@ -50,6 +51,31 @@ WHERE s.id = $1
 """
 
 
+class DeviceCaller(msgspec.Struct, frozen=True):
+    """An enrolled device speaking for itself (command uploads, the websocket)."""
+
+    device_id: uuid.UUID
+    store_id: uuid.UUID
+    kind: str  # handheld | till
+    counter_id: uuid.UUID | None = None
+
+
+FIND_DEVICE = """
+SELECT id, store_id, kind, counter_id, state FROM device WHERE token_hash = $1
+"""
+
+
+async def device_by_token(pool: Any, token: str) -> DeviceCaller:
+    """The active device holding ``token``, or ``Unauthenticated`` (``device_revoked`` if revoked)."""
+    row = await pool.fetchrow(FIND_DEVICE, digest(token))
+    if row is None:
+        raise Unauthenticated("This device is not enrolled; enter an enrollment code from a manager.")
+    if row["state"] != "active":
+        raise Unauthenticated("This device has been revoked; ask a manager to enroll it again.", Codes.DEVICE_REVOKED)
+    await pool.execute("UPDATE device SET last_seen_at = now() WHERE id = $1", row["id"])
+    return DeviceCaller(device_id=row["id"], store_id=row["store_id"], kind=row["kind"], counter_id=row["counter_id"])
+
+
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
     header = connection.headers.get("authorization", "")
     if not header.lower().startswith("bearer "):
@@ -67,6 +93,17 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller
 async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     opt = handler.opt
     if opt.get("public"):
+        return
+    kinds = opt.get("device")
+    if kinds is not None:
+        # Device routes: ``Authorization: Device <token>``.
+        header = connection.headers.get("authorization", "")
+        if not header.lower().startswith("device "):
+            raise Unauthenticated("This request needs the device token: Authorization: Device <token>.")
+        device = await device_by_token(connection.app.state.pool, header[7:].strip())
+        if device.kind not in kinds:
+            raise Forbidden(f"A {device.kind} may not do this; it needs a {' or '.join(kinds)}.")
+        connection.state.device = device
         return
     caller = await authenticate(connection)
     roles = opt.get("roles")
@@ -87,3 +124,11 @@ async def provide_caller(request: ASGIConnection[Any, Any, Any, Any]) -> Caller:
         raise Unauthenticated()
     assert isinstance(caller, Caller)
     return caller
+
+
+async def provide_device(request: ASGIConnection[Any, Any, Any, Any]) -> DeviceCaller:
+    device = getattr(request.state, "device", None)
+    if device is None:
+        raise Unauthenticated("This request needs the device token.")
+    assert isinstance(device, DeviceCaller)
+    return device
