@@ -57,7 +57,7 @@ class EmbeddedPostgres:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = [str(self.bindir / args[0]), *args[1:]]
+        cmd = [args[0] if args[0].startswith("/") else str(self.bindir / args[0]), *args[1:]]
         kwargs: dict[str, object] = {}
         if self._as_root:
             pw = pwd.getpwnam("postgres")
@@ -78,6 +78,11 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
         self._own(self.data_dir)
+        if self._as_root and self._run("/usr/bin/test", "-w", str(self.data_dir), check=False).returncode != 0:
+            raise RuntimeError(
+                f"PostgreSQL runs as the 'postgres' user, which cannot reach {self.data_dir}: every folder above "
+                "it must be searchable by other users (chmod o+x), or set FT_DATA_DIR to such a folder."
+            )
         if self.initialised():
             return
         result = self._run(
