@@ -13,9 +13,7 @@ import asyncpg
 from server.auth.tokens import Claims, digest, random_secret, sign
 
 
-async def token_for(
-    conn: asyncpg.Connection, staff_code: str, secret: str, device_id: uuid.UUID | None = None
-) -> str:
+async def token_for(conn: asyncpg.Connection, staff_code: str, secret: str, device_id: uuid.UUID | None = None) -> str:
     row = await conn.fetchrow("SELECT id, store_id, role FROM staff WHERE code = $1", staff_code)
     assert row is not None, staff_code
     claims = Claims(sub=row["id"], store=row["store_id"], role=row["role"], exp=int(time.time()) + 900, dev=device_id)

@@ -1,0 +1,44 @@
+"""``python -m bench [name ...]``: run the DESIGN §8 benchmarks and print one table."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import sys
+import traceback
+
+from bench.common import Result, print_table
+
+# Module name in bench/ -> what it measures. Each module has ``run() -> Result``.
+BENCHMARKS: dict[str, str] = {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", help=f"subset of: {', '.join(BENCHMARKS) or '(none yet)'}")
+    args = parser.parse_args(argv)
+    names = args.names or list(BENCHMARKS)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
+    )
+    results: list[Result] = []
+    failed = []
+    for name in names:
+        print(f"running {name}: {BENCHMARKS.get(name, '?')} ...", flush=True)
+        try:
+            module = importlib.import_module(f"bench.{name}")
+            results.append(module.run())
+        except Exception:
+            traceback.print_exc()
+            failed.append(name)
+    print()
+    print_table(results)
+    if failed:
+        print(f"failed to run: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
