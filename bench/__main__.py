@@ -20,9 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"subset of: {', '.join(BENCHMARKS) or '(none yet)'}")
     args = parser.parse_args(argv)
     names = args.names or list(BENCHMARKS)
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
-    )
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
     results: list[Result] = []
     failed = []
     for name in names:

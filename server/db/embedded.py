@@ -114,7 +114,7 @@ class EmbeddedPostgres:
                 "fsync = on\n"
             )
 
-    def start(self, fast: bool = False) -> None:
+    def start(self, fast: bool = False, create_database: bool = True) -> None:
         self.init()
         self.socket_dir.mkdir(exist_ok=True)
         self._own(self.socket_dir)
@@ -169,6 +169,48 @@ class EmbeddedPostgres:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"PostgreSQL did not accept connections on port {self.port}")
+
+    def make_standby(self, data_dir: Path, port: int | None = None, name: str = "standby1") -> EmbeddedPostgres:
+        """A streaming replica of this (running) cluster, started and replaying.
+
+        ``pg_basebackup -R`` writes ``standby.signal`` and ``primary_conninfo``; the replica then
+        follows the primary until promoted. See docs/operations.md.
+        """
+        standby = EmbeddedPostgres(data_dir, port=port, user=self.user)
+        standby.data_dir.mkdir(parents=True, exist_ok=True)
+        standby.data_dir.chmod(0o700)
+        standby._own(standby.data_dir)
+        result = self._run(
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            "-D",
+            str(standby.data_dir),
+            "-X",
+            "stream",
+            "-R",
+            "-c",
+            "fast",
+            "-d",
+            f"application_name={name}",
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_basebackup failed:\n{result.stderr}")
+        conf = standby.data_dir / "postgresql.conf"
+        with conf.open("a") as f:
+            f.write(f"\nunix_socket_directories = '{standby.socket_dir}'\nhot_standby = on\n")
+        standby.start(create_database=False)
+        return standby
+
+    def promote(self) -> None:
+        result = self._run("pg_ctl", "-D", str(self.data_dir), "-w", "promote", check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"promote failed:\n{result.stderr}")
 
     def stop(self, mode: str = "fast") -> None:
         if self.initialised():
