@@ -229,13 +229,16 @@ class DeviceStore:
 
     # --- catalog cache ------------------------------------------------------------------------------
 
-    def upsert_catalog(self, items: Iterable[CatalogItem]) -> int:
-        """Insert or update many items in one transaction (a page of thousands takes milliseconds)."""
+    def upsert_catalog(self, items: Iterable[CatalogItem], cursor: str | None = None) -> int:
+        """Insert or update many items in one transaction (a page of thousands takes milliseconds),
+        with the cursor that follows them, so a load interrupted anywhere resumes where it stopped."""
         rows = [
             (str(i.id), i.sku, i.barcode, i.name_zh, i.name_en, i.version, int(i.active), _enc.encode(i)) for i in items
         ]
         with self._tx() as db:
             db.executemany(UPSERT_CATALOG, rows)
+            if cursor is not None:
+                _put(db, "catalog_cursor", cursor)
         return len(rows)
 
     def catalog_count(self) -> int:

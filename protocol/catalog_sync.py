@@ -1,7 +1,8 @@
 """The catalog as devices download it: ``GET /catalog/products?since=<cursor>&limit=<n>``.
 
-Pages are ordered by the server's change order; ``next`` is the cursor for the following page and,
-on the last page (``more`` false), the cursor to keep for the next delta load. Items are upserted by id; ``version``
+Pages are ordered by the server's change order; ``next_cursor`` is the cursor for the following page
+and, on the last page (``more`` false), the cursor to keep for the next delta load. This is the subset
+of the server's product page a device reads; unknown fields are ignored, so the server may send more. Items are upserted by id; ``version``
 grows on every change, so an older copy never overwrites a newer one.
 """
 
@@ -34,6 +35,7 @@ class CatalogItem(msgspec.Struct, kw_only=True, frozen=True):
 
 class CatalogPage(msgspec.Struct, kw_only=True, frozen=True):
     items: list[CatalogItem]
-    next: str = ""  # cursor to send as ``since`` for the next page, or for the next delta load
+    next_cursor: str = ""  # send as ``since`` for the next page, or for the next delta load
     more: bool = False  # another page follows now
-    total: int | None = None  # items in this load, when the server knows (for a progress bar)
+    total: int = 0  # products of the store (for a progress bar)
+    remaining: int = 0  # of those, how many come after the cursor asked with (this page included)
