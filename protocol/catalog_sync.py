@@ -2,8 +2,8 @@
 
 Pages are ordered by the server's change order; ``next_cursor`` is the cursor for the following page
 and, on the last page (``more`` false), the cursor to keep for the next delta load. This is the subset
-of the server's product page a device reads; unknown fields are ignored, so the server may send more. Items are upserted by id; ``version``
-grows on every change, so an older copy never overwrites a newer one.
+of the server's product page a device reads; unknown fields are ignored, so the server may send more.
+Items are upserted by id; ``version`` grows on every change, so an older copy never overwrites a newer one.
 """
 
 from __future__ import annotations
