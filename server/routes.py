@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.auth.controller import AuthController
 from server.health.controller import health
 
 ROUTES: list[Any] = [
     health,
+    AuthController,
 ]
