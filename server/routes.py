@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from server.auth.controller import AuthController
+from server.devices.controller import DeviceController
 from server.health.controller import health
 
 ROUTES: list[Any] = [
     health,
     AuthController,
+    DeviceController,
 ]
