@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.auth.controller import AuthController
+from server.devices.controller import DeviceController
 from server.health.controller import health
+from server.staff.controller import StaffController
 
 ROUTES: list[Any] = [
     health,
+    AuthController,
+    DeviceController,
+    StaffController,
 ]
