@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from server.health.controller import health
+from server.ledger.controller import AllowanceController, LedgerAdminController
+from server.loyalty.controller import LoyaltyController
+from server.members.controller import MembersController
 
 ROUTES: list[Any] = [
     health,
+    MembersController,
+    LoyaltyController,
+    LedgerAdminController,
+    AllowanceController,
 ]
