@@ -7,6 +7,9 @@ from typing import Any
 from server.auth.controller import AuthController
 from server.devices.controller import DeviceController
 from server.health.controller import health
+from server.ledger.controller import AllowanceController, LedgerAdminController
+from server.loyalty.controller import LoyaltyController
+from server.members.controller import MembersController
 from server.staff.controller import StaffController
 
 ROUTES: list[Any] = [
@@ -14,4 +17,8 @@ ROUTES: list[Any] = [
     AuthController,
     DeviceController,
     StaffController,
+    MembersController,
+    LoyaltyController,
+    LedgerAdminController,
+    AllowanceController,
 ]
