@@ -11,6 +11,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from server.auth.guards import access_guard, provide_caller, provide_device
 from server.db.pool import pool_lifespan, provide_conn
 from server.errors import exception_handlers
+from server.payments.reconciler import reconciler_lifespan
 from server.routes import ROUTES
 from server.settings import Settings
 
@@ -22,7 +23,7 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Lite
         raise RuntimeError("No database: set DATABASE_URL or start through `python -m server run`.")
     app = Litestar(
         route_handlers=ROUTES,
-        lifespan=[pool_lifespan(dsn, settings.pool_min, settings.pool_max)],
+        lifespan=[pool_lifespan(dsn, settings.pool_min, settings.pool_max), reconciler_lifespan],
         dependencies={
             "conn": Provide(provide_conn),
             "caller": Provide(provide_caller),

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from server.health.controller import health
+from server.payments.controller import PaymentsController
 
 ROUTES: list[Any] = [
     health,
+    PaymentsController,
 ]
