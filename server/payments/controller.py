@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
 
 from protocol.payments import ChargeRequest, Payment, PaymentList, PaymentRefund, RefundRequest, ResolvePayment
 from server.auth.guards import FLOOR, SUPERVISORS, Caller
 from server.payments import service
 from server.payments.provider import PaymentProvider
+
+Conn: TypeAlias = NamedDependency[asyncpg.Connection]
+CallerDep: TypeAlias = NamedDependency[Caller]
+ProviderDep: TypeAlias = NamedDependency[PaymentProvider]
+ConfigDep: TypeAlias = NamedDependency[service.PaymentsConfig]
 
 
 async def provide_provider(request: Request[Any, Any, Any]) -> PaymentProvider:
@@ -37,11 +43,11 @@ class PaymentsController(Controller):
     @post("/", operation_id="chargePayment", opt={"roles": FLOOR}, status_code=200)
     async def charge(
         self,
-        data: ChargeRequest,
-        conn: asyncpg.Connection,
-        caller: Caller,
-        provider: PaymentProvider,
-        config: service.PaymentsConfig,
+        data: JSONBody[ChargeRequest],
+        conn: Conn,
+        caller: CallerDep,
+        provider: ProviderDep,
+        config: ConfigDep,
     ) -> Payment:
         """Take a card or wallet payment. Retry with the same ``payment_id`` until the status is final."""
         return await service.charge_once(
@@ -60,22 +66,22 @@ class PaymentsController(Controller):
         )
 
     @get("/{payment_id:uuid}", operation_id="getPayment", opt={"roles": FLOOR})
-    async def get_one(self, payment_id: uuid.UUID, conn: asyncpg.Connection, caller: Caller) -> Payment:
+    async def get_one(self, payment_id: FromPath[uuid.UUID], conn: Conn, caller: CallerDep) -> Payment:
         return await service.get_payment(conn, store_id=caller.store_id, payment_id=payment_id)
 
     @get("/unresolved", operation_id="listUnresolvedPayments", opt={"roles": SUPERVISORS})
-    async def unresolved(self, conn: asyncpg.Connection, caller: Caller) -> PaymentList:
+    async def unresolved(self, conn: Conn, caller: CallerDep) -> PaymentList:
         return PaymentList(payments=await service.list_unresolved(conn, store_id=caller.store_id))
 
     @post("/{payment_id:uuid}/resolve", operation_id="resolvePayment", opt={"roles": SUPERVISORS}, status_code=200)
     async def resolve(
         self,
-        payment_id: uuid.UUID,
-        data: ResolvePayment,
-        conn: asyncpg.Connection,
-        caller: Caller,
-        provider: PaymentProvider,
-        config: service.PaymentsConfig,
+        payment_id: FromPath[uuid.UUID],
+        data: JSONBody[ResolvePayment],
+        conn: Conn,
+        caller: CallerDep,
+        provider: ProviderDep,
+        config: ConfigDep,
     ) -> Payment:
         """Ask the provider now what became of a payment whose outcome is unknown."""
         return await service.resolve(
@@ -90,12 +96,12 @@ class PaymentsController(Controller):
     @post("/{payment_id:uuid}/refunds", operation_id="refundPayment", opt={"roles": SUPERVISORS}, status_code=200)
     async def refund(
         self,
-        payment_id: uuid.UUID,
-        data: RefundRequest,
-        conn: asyncpg.Connection,
-        caller: Caller,
-        provider: PaymentProvider,
-        config: service.PaymentsConfig,
+        payment_id: FromPath[uuid.UUID],
+        data: JSONBody[RefundRequest],
+        conn: Conn,
+        caller: CallerDep,
+        provider: ProviderDep,
+        config: ConfigDep,
     ) -> PaymentRefund:
         """Give back part or all of an approved payment to the same card or wallet."""
         return await service.refund(

@@ -9,7 +9,7 @@ never by charging again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 ChargeOutcome = Literal["approved", "declined", "unknown"]
 QueryOutcome = Literal["approved", "declined", "processing", "not_found"]
@@ -68,6 +68,7 @@ class RefundResult:
     decline_reason: str | None = None
 
 
+@runtime_checkable
 class PaymentProvider(Protocol):
     """An acquirer or wallet gateway. Implementations must honour idempotency keys."""
 
