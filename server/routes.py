@@ -10,6 +10,7 @@ from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
 from server.members.controller import MembersController
+from server.payments.controller import PaymentsController
 from server.staff.controller import StaffController
 
 ROUTES: list[Any] = [
@@ -21,4 +22,5 @@ ROUTES: list[Any] = [
     LoyaltyController,
     LedgerAdminController,
     AllowanceController,
+    PaymentsController,
 ]
