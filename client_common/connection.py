@@ -7,6 +7,7 @@ person reads, each dead letter with the server's reason and what to do about it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -61,3 +62,20 @@ def describe(state: ConnectionState, t: Translator = translator) -> BarText:
     )
     level: Literal["ok", "warn", "error"] = "error" if state.dead_letters else "ok" if state.online else "warn"
     return BarText(status=status, outbox=outbox, dead=dead, details=details, level=level)
+
+
+class ConnectionFeed:
+    """The latest ``ConnectionState``; the transport writes, the bar listens."""
+
+    def __init__(self) -> None:
+        self.state = ConnectionState()
+        self._listeners: list[Callable[[ConnectionState], None]] = []
+
+    def update(self, state: ConnectionState) -> None:
+        self.state = state
+        for listener in list(self._listeners):
+            listener(state)
+
+    def observe(self, listener: Callable[[ConnectionState], None]) -> None:
+        self._listeners.append(listener)
+        listener(self.state)

@@ -46,6 +46,7 @@ translator.add(
             "ticket.too_many": "A ticket holds at most 200 lines; issue this one and start another.",
             "ticket.nothing": "Add at least one product first.",
             "ticket.not_signed_in": "Sign in first.",
+            "ticket.new_price": "New unit price (yuan)",
         },
         "zh": {
             "ticket.empty": "扫码或搜索商品开始开单。",
@@ -64,6 +65,7 @@ translator.add(
             "ticket.too_many": "一张小票最多 200 行；请先开出本单再开新单。",
             "ticket.nothing": "请先添加商品。",
             "ticket.not_signed_in": "请先登录。",
+            "ticket.new_price": "新单价（元）",
         },
     }
 )
