@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from server.health.controller import health
+from server.sync.controller import upload_commands
+from server.tickets.controller import TicketController
+from server.ws.endpoint import stream
 
 ROUTES: list[Any] = [
     health,
+    TicketController,
+    upload_commands,
+    stream,
 ]
