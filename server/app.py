@@ -15,6 +15,8 @@ from server.ledger.schedule import ledger_jobs_lifespan
 from server.payments.reconciler import reconciler_lifespan
 from server.routes import ROUTES
 from server.settings import Settings
+from server.tickets.expiry import expiry_lifespan
+from server.ws.hub import stream_lifespan
 
 
 def create_app(settings: Settings | None = None, dsn: str | None = None) -> Litestar:
@@ -26,6 +28,8 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Lite
         route_handlers=ROUTES,
         lifespan=[
             pool_lifespan(dsn, settings.pool_min, settings.pool_max),
+            stream_lifespan(dsn),
+            expiry_lifespan,
             ledger_jobs_lifespan,
             reconciler_lifespan,
         ],

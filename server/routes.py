@@ -12,6 +12,9 @@ from server.loyalty.controller import LoyaltyController
 from server.members.controller import MembersController
 from server.payments.controller import PaymentsController
 from server.staff.controller import StaffController
+from server.sync.controller import upload_commands
+from server.tickets.controller import TicketController
+from server.ws.endpoint import stream
 
 ROUTES: list[Any] = [
     health,
@@ -23,4 +26,7 @@ ROUTES: list[Any] = [
     LedgerAdminController,
     AllowanceController,
     PaymentsController,
+    TicketController,
+    upload_commands,
+    stream,
 ]
