@@ -13,6 +13,7 @@ from server.db.pool import pool_lifespan, provide_conn
 from server.errors import exception_handlers
 from server.routes import ROUTES
 from server.settings import Settings
+from server.strict_body import strict_body
 
 
 def create_app(settings: Settings | None = None, dsn: str | None = None) -> Litestar:
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Lite
             "device": Provide(provide_device),
         },
         guards=[access_guard],
+        before_request=strict_body,
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(
             title="floorticket",

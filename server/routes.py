@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.auth.controller import AuthController
+from server.catalog.controller import CatalogController
 from server.devices.controller import DeviceController
 from server.health.controller import health
 from server.staff.controller import StaffController
@@ -14,4 +15,5 @@ ROUTES: list[Any] = [
     AuthController,
     DeviceController,
     StaffController,
+    CatalogController,
 ]
