@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.auth.controller import AuthController
+from server.catalog.controller import CatalogController
 from server.devices.controller import DeviceController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
@@ -29,4 +30,5 @@ ROUTES: list[Any] = [
     TicketController,
     upload_commands,
     stream,
+    CatalogController,
 ]
