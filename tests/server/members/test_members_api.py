@@ -43,7 +43,7 @@ async def test_cashier_enrols_looks_up_and_tops_up_with_masked_personal_data(cli
     assert m["phone_masked"] == "137****0001"
     assert m["national_id_masked"] == "3101**********1234"
     assert NATIONAL_ID not in str(m)
-    found = await client.get("/api/members/lookup", params={"card": "CARD-7001"}, headers=bearer(tokens["S001"]))
+    found = await client.post("/api/members/lookup", json={"card": "CARD-7001"}, headers=bearer(tokens["S001"]))
     assert found.json()["id"] == m["id"]
     body = {"movement_id": str(new_id()), "amount": 8_800}
     r1 = await client.post(f"/api/members/{m['id']}/top-ups", json=body, headers=bearer(tokens["C001"]))
@@ -91,7 +91,7 @@ async def test_another_stores_ids_answer_not_found(client, tokens):
                              headers=other)  # fmt: skip
     assert resp.status_code == 404
     # the customer presents the card in the other store: now they are served there
-    assert (await client.get("/api/members/lookup", params={"card": "CARD-7003"}, headers=other)).status_code == 200
+    assert (await client.post("/api/members/lookup", json={"card": "CARD-7003"}, headers=other)).status_code == 200
     assert (await client.get(f"/api/members/{m['id']}/balances", headers=other)).status_code == 200
 
 
