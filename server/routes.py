@@ -6,8 +6,10 @@ from typing import Any
 
 from server.health.controller import health
 from server.payments.controller import PaymentsController
+from server.shifts.controller import ShiftsController
 
 ROUTES: list[Any] = [
     health,
     PaymentsController,
+    ShiftsController,
 ]
