@@ -19,7 +19,7 @@ import msgspec
 
 from bench.common import Result, postgres, prepare_database, server_process
 from protocol.ids import new_id
-from protocol.tickets import BatchResult, CommandBatch, IssueTicket, TicketDraft, TicketLine
+from protocol.tickets import AnyCommand, BatchResult, CommandBatch, IssueTicket, TicketDraft, TicketLine
 from server.auth.tokens import digest, random_secret
 
 TICKETS = 10_000
@@ -27,7 +27,7 @@ BATCH = 5_000
 TARGET_S = 5.0
 
 
-async def _device_and_catalog(dsn: str) -> tuple[str, list[IssueTicket]]:
+async def _device_and_catalog(dsn: str) -> tuple[str, list[AnyCommand]]:
     conn = await asyncpg.connect(dsn)
     try:
         token = random_secret()
@@ -37,13 +37,14 @@ async def _device_and_catalog(dsn: str) -> tuple[str, list[IssueTicket]]:
             " RETURNING id, store_id, counter_id",
             digest(token),
         )
+        assert device is not None, "the demo store has no handheld"
         products = await conn.fetch(
             "SELECT id, sku, name_en, list_price, promo_price FROM product WHERE counter_id = $1 ORDER BY sku",
             device["counter_id"],
         )
     finally:
         await conn.close()
-    commands = []
+    commands: list[AnyCommand] = []
     for n in range(TICKETS):
         lines = []
         for i in range(3):
@@ -75,7 +76,7 @@ async def _device_and_catalog(dsn: str) -> tuple[str, list[IssueTicket]]:
     return token, commands
 
 
-async def _upload(base: str, token: str, commands: list[IssueTicket]) -> float:
+async def _upload(base: str, token: str, commands: list[AnyCommand]) -> float:
     headers = {"Authorization": f"Device {token}", "Content-Type": "application/json"}
     bodies = [msgspec.json.encode(CommandBatch(commands=commands[s : s + BATCH])) for s in range(0, TICKETS, BATCH)]
     decoder = msgspec.json.Decoder(BatchResult)
@@ -92,7 +93,7 @@ async def _upload(base: str, token: str, commands: list[IssueTicket]) -> float:
     return elapsed
 
 
-async def _copy_baseline(dsn: str, commands: list[IssueTicket]) -> float:
+async def _copy_baseline(dsn: str, commands: list[AnyCommand]) -> float:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(
@@ -101,6 +102,7 @@ async def _copy_baseline(dsn: str, commands: list[IssueTicket]) -> float:
         rows = [
             (c.ticket.id, c.ticket.number, msgspec.json.encode(c.ticket.lines).decode(), c.ticket.total)
             for c in commands
+            if isinstance(c, IssueTicket)
         ]
         started = time.perf_counter()
         await conn.copy_records_to_table("bench_ticket_copy", records=rows)
@@ -117,7 +119,7 @@ def run() -> Result:
         with server_process(dsn) as base:
             ours = asyncio.run(_upload(base, token, commands))
         baseline = asyncio.run(_copy_baseline(dsn, commands))
-        stored = asyncio.run(_count(dsn, {c.ticket.id for c in commands}))
+        stored = asyncio.run(_count(dsn, {c.ticket.id for c in commands if isinstance(c, IssueTicket)}))
     if stored != TICKETS:
         raise RuntimeError(f"{stored} tickets stored, expected {TICKETS}")
     return Result(
