@@ -8,7 +8,14 @@ from server.auth.controller import AuthController
 from server.catalog.controller import CatalogController
 from server.devices.controller import DeviceController
 from server.health.controller import health
+from server.ledger.controller import AllowanceController, LedgerAdminController
+from server.loyalty.controller import LoyaltyController
+from server.members.controller import MembersController
+from server.payments.controller import PaymentsController
 from server.staff.controller import StaffController
+from server.sync.controller import upload_commands
+from server.tickets.controller import TicketController
+from server.ws.endpoint import stream
 
 ROUTES: list[Any] = [
     health,
@@ -16,4 +23,12 @@ ROUTES: list[Any] = [
     DeviceController,
     StaffController,
     CatalogController,
+    MembersController,
+    LoyaltyController,
+    LedgerAdminController,
+    AllowanceController,
+    PaymentsController,
+    TicketController,
+    upload_commands,
+    stream,
 ]
