@@ -12,6 +12,7 @@ from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
 from server.members.controller import MembersController
 from server.payments.controller import PaymentsController
+from server.reports.controller import AnalyticsSettingsController, ReportsController
 from server.shifts.controller import ShiftsController
 from server.staff.controller import StaffController
 from server.sync.controller import upload_commands
@@ -33,4 +34,6 @@ ROUTES: list[Any] = [
     upload_commands,
     stream,
     ShiftsController,
+    ReportsController,
+    AnalyticsSettingsController,
 ]
