@@ -100,7 +100,7 @@ async def begin_movement(
 ) -> Any | None:
     """Claim ``movement_id``. Returns None when this call does the work, else the first call's result
     (after checking the request is the same one)."""
-    body = _plain(dict(request) | {"kind": kind})
+    body = _plain(dict(request) | {"kind": kind, "store_id": store_id})
     claimed = await conn.fetchval(
         sql.INSERT_MOVEMENT,
         movement_id,
