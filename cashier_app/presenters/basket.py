@@ -40,6 +40,7 @@ translator.add(
             "basket.removed": "Removed {number}.",
             "basket.no_member": "No member",
             "basket.member": "{name} · {tier}",
+            "basket.member_unknown": "Member …{tail} (balances need the server)",
             "basket.balances": "Stored value {stored} · E-coin {ecoin} · Points {points} ({points_value})",
             "basket.line": "{name} ×{qty}",
         },
@@ -58,6 +59,7 @@ translator.add(
             "basket.removed": "已移除 {number}。",
             "basket.no_member": "非会员",
             "basket.member": "{name} · {tier}",
+            "basket.member_unknown": "会员 …{tail}（余额需联网查询）",
             "basket.balances": "储值 {stored} · 电子币 {ecoin} · 积分 {points}（{points_value}）",
             "basket.line": "{name} ×{qty}",
         },
@@ -200,6 +202,9 @@ class Basket(Observable):
     def member_text(self) -> str:
         m = self.member
         if m is None:
+            member_id = self.member_id
+            if member_id is not None:  # read from a ticket code offline: known by id only
+                return translator.tr("basket.member_unknown", tail=str(member_id)[-4:])
             return translator.tr("basket.no_member")
         return translator.tr("basket.member", name=m.name, tier=m.tier or "-")
 

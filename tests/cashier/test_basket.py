@@ -84,6 +84,7 @@ async def test_offline_a_ticket_qr_is_added_alone_from_its_code() -> None:
     assert b.tickets[0].qr == "FT1:0001"
     assert b.all_from_codes
     assert customers.calls == []
+    assert b.member_text == "Member …a001 (balances need the server)"
 
 
 async def test_offline_a_member_code_needs_the_server() -> None:

@@ -169,7 +169,7 @@ class CheckoutScreen(Screen):  # type: ignore[misc]
             view.ids.title.text = row.title
             view.ids.detail.text = row.detail
             view.ids.total.text = row.total
-            view.ids.remove.bind(on_release=lambda _w, tid=row.ticket_id: b.remove(tid))
+            view.ids.drop.bind(on_release=lambda _w, tid=row.ticket_id: b.remove(tid))
             rows.add_widget(view)
         self.ids.total.text = b.total_text if b.tickets else translator.tr("basket.empty")
         self.ids.basket_message.text = b.message
@@ -190,8 +190,8 @@ class CheckoutScreen(Screen):  # type: ignore[misc]
             line = TenderRowView()
             line.ids.label.text = tender.label
             line.ids.amount.text = tender.amount
-            line.ids.remove.disabled = not tender.removable
-            line.ids.remove.bind(on_release=lambda _w, tid=tender.tender_id: p.remove(tid))
+            line.ids.drop.disabled = not tender.removable
+            line.ids.drop.bind(on_release=lambda _w, tid=tender.tender_id: p.remove(tid))
             tenders.add_widget(line)
         self.ids.check.disabled = p.pending is None
         self.ids.check.opacity = 1 if p.pending is not None else 0.3
