@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, TypeAlias
+from typing import Any
 
-import asyncpg
 from litestar import Controller, Request, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from protocol.members import (
@@ -24,13 +22,11 @@ from protocol.members import (
     TopUp,
     TopUpResult,
 )
-from server.auth.guards import FLOOR, MANAGERS, SUPERVISORS, TILL, Caller
+from server.auth.guards import FLOOR, MANAGERS, SUPERVISORS, TILL
+from server.deps import CallerDep, Conn
 from server.ledger import service as ledger
 from server.loyalty import service as loyalty
 from server.members import service
-
-Conn: TypeAlias = NamedDependency[asyncpg.Connection]
-CallerDep: TypeAlias = NamedDependency[Caller]
 
 
 def _key(request: Request[Any, Any, Any]) -> bytes:
