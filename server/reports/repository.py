@@ -248,33 +248,38 @@ ON CONFLICT (store_id) DO UPDATE SET
     lost_days = EXCLUDED.lost_days, updated_by = EXCLUDED.updated_by, updated_at = now()
 """
 
-# The member universe: known at one of the stores ($5: every active member when chain-wide). $2 is the
-# as-of day; $3..$ thresholds: lookback, repeat min, loyal min, lapsing, lost.
-STATES = """
+# The member universe: known at one of the stores (or every active member when chain-wide), with each
+# member's state as of a day. A template: marketing places it among its own parameters.
+STATES_TEMPLATE = """
 WITH u AS (
     SELECT m.id AS member_id FROM member m
-    WHERE m.state = 'active' AND ($4::bool OR EXISTS (
-        SELECT 1 FROM member_store ms WHERE ms.member_id = m.id AND ms.store_id = ANY($1::uuid[])))
+    WHERE m.state = 'active' AND ({chain}::bool OR EXISTS (
+        SELECT 1 FROM member_store ms WHERE ms.member_id = m.id AND ms.store_id = ANY({stores}::uuid[])))
 ), f AS (
     SELECT member_id, min(day) FILTER (WHERE tickets > 0) AS first_day, max(day) FILTER (WHERE tickets > 0) AS last_day,
-           coalesce(sum(visits) FILTER (WHERE day > $2::date - $3::int), 0)::bigint AS transactions,
-           coalesce(sum(amount) FILTER (WHERE day > $2::date - $3::int), 0)::bigint AS spend
+           coalesce(sum(visits) FILTER (WHERE day > {as_of}::date - {lookback}::int), 0)::bigint AS transactions,
+           coalesce(sum(amount) FILTER (WHERE day > {as_of}::date - {lookback}::int), 0)::bigint AS spend
     FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day <= $2 AND member_id IS NOT NULL
+    WHERE store_id = ANY({stores}::uuid[]) AND day <= {as_of}::date AND member_id IS NOT NULL
     GROUP BY member_id
 )
 SELECT u.member_id, f.first_day, f.last_day, coalesce(f.transactions, 0) AS transactions,
-       coalesce(f.spend, 0) AS spend, $2::date - f.last_day AS days_since_last,
+       coalesce(f.spend, 0) AS spend, {as_of}::date - f.last_day AS days_since_last,
        CASE
            WHEN f.last_day IS NULL THEN 'prospect'
-           WHEN $2::date - f.last_day > $8::int THEN 'lost'
-           WHEN $2::date - f.last_day > $7::int THEN 'lapsing'
-           WHEN f.transactions >= $6::int THEN 'loyal'
-           WHEN f.transactions >= $5::int OR f.first_day <= $2::date - $3::int THEN 'repeat'
+           WHEN {as_of}::date - f.last_day > {lost}::int THEN 'lost'
+           WHEN {as_of}::date - f.last_day > {lapsing}::int THEN 'lapsing'
+           WHEN f.transactions >= {loyal}::int THEN 'loyal'
+           WHEN f.transactions >= {repeat}::int OR f.first_day <= {as_of}::date - {lookback}::int THEN 'repeat'
            ELSE 'new'
        END AS state
 FROM u LEFT JOIN f USING (member_id)
 """
+
+# $1 stores, $2 as-of day, $3 lookback days, $4 chain-wide, $5 repeat min, $6 loyal min, $7 lapsing, $8 lost.
+STATES = STATES_TEMPLATE.format(
+    stores="$1", as_of="$2", lookback="$3", chain="$4", repeat="$5", loyal="$6", lapsing="$7", lost="$8"
+)
 
 STATES_SUMMARY = f"WITH s AS ({STATES}) SELECT state, count(*)::bigint AS members FROM s GROUP BY state"
 

@@ -303,6 +303,7 @@ CREATE TABLE service_campaign (
     kind text NOT NULL CHECK (kind IN ('call', 'message', 'visit')),
     due_date date NOT NULL,
     filter jsonb NOT NULL,               -- the segment's filter as it was when the tasks were made
+    skipped_without_consent integer NOT NULL DEFAULT 0,
     created_by uuid NOT NULL REFERENCES staff(id),
     created_at timestamptz NOT NULL DEFAULT now()
 );
