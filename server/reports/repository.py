@@ -11,10 +11,13 @@ ORDER BY code
 
 STORE_EXISTS = "SELECT format_id FROM store WHERE id = $1"
 
-# Counter areas are shared out by each key's part of the counter's sales in the period.
+# Counter areas are shared out by each key's part of the counter's sales in the period. One pass over
+# the lines also gives the period's ticket count (each ticket has exactly one sold line 1) and the
+# floor area of the counters that sold.
 _CATEGORY = """
 WITH l AS (
-    SELECT counter_id, {col} AS key, sum(amount) AS sales, sum(cost) AS cost, sum({first}) AS tickets
+    SELECT counter_id, {col} AS key, sum(amount) AS sales, sum(cost) AS cost, sum({first}) AS tickets,
+           count(*) FILTER (WHERE line_no = 1 AND refund_id IS NULL) AS ticket_count
     FROM sales_line_fact
     WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY counter_id, {col}
@@ -23,26 +26,15 @@ WITH l AS (
 )
 SELECT l.key, sum(l.sales)::bigint AS sales, sum(l.cost)::bigint AS cost, sum(l.tickets)::bigint AS tickets,
        coalesce(sum(k.floor_area_m2 * CASE WHEN c.total > 0 THEN greatest(l.sales, 0)::numeric / c.total
-                                           ELSE 0 END), 0)::float8 AS area
+                                           ELSE 0 END), 0)::float8 AS area,
+       (SELECT sum(ticket_count) FROM l)::bigint AS all_tickets,
+       (SELECT sum(k2.floor_area_m2) FROM c JOIN counter k2 ON k2.id = c.counter_id)::float8 AS all_area
 FROM l JOIN c USING (counter_id) JOIN counter k ON k.id = l.counter_id
 GROUP BY l.key
 ORDER BY sales DESC, l.key
 """
 CATEGORY = _CATEGORY.format(col="category", first="category_first")
 BRAND = _CATEGORY.format(col="brand", first="brand_first")
-
-TICKETS_TOTAL = """
-SELECT coalesce(sum(tickets), 0)::bigint AS tickets, coalesce(sum(amount), 0)::bigint AS sales
-FROM sales_ticket_fact
-WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
-"""
-
-AREA_TOTAL = """
-SELECT coalesce(sum(k.floor_area_m2), 0)::float8
-FROM counter k
-WHERE k.id IN (SELECT DISTINCT counter_id FROM sales_line_fact
-               WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3)
-"""
 
 PROMOTION_CATEGORY = """
 SELECT category, sum(amount)::bigint AS sales, coalesce(sum(amount) FILTER (WHERE promo), 0)::bigint AS promo
@@ -61,7 +53,7 @@ WITH m AS (
     HAVING sum(amount) >= greatest($4::bigint, 1)
 ), page AS (
     SELECT member_id, sales, promo, visits, count(*) OVER () AS total,
-           sum(promo) OVER () AS all_promo, sum(sales) OVER () AS all_sales
+           (sum(promo) OVER ())::bigint AS all_promo, (sum(sales) OVER ())::bigint AS all_sales
     FROM m
     ORDER BY promo::numeric / sales DESC, sales DESC, member_id
     LIMIT $5 OFFSET $6
@@ -89,18 +81,13 @@ GROUP BY kind
 ORDER BY sales DESC, kind
 """
 
-STRUCTURE_HOURS = """
-SELECT hour, sum(amount)::bigint AS sales, sum(tickets)::bigint AS count
+# Hours (tickets counted) and member / non-member (transactions counted) in one pass.
+STRUCTURE_TICKETS = """
+SELECT hour, member_id IS NOT NULL AS member, sum(amount)::bigint AS sales, sum(tickets)::bigint AS tickets,
+       sum(visits)::bigint AS visits
 FROM sales_ticket_fact
 WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
-GROUP BY hour
-"""
-
-STRUCTURE_CUSTOMERS = """
-SELECT member_id IS NOT NULL AS member, sum(amount)::bigint AS sales, sum(visits)::bigint AS count
-FROM sales_ticket_fact
-WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
-GROUP BY 1
+GROUP BY GROUPING SETS ((hour), (member_id IS NOT NULL))
 """
 
 FORMAT_WEIGHTS = """
@@ -283,14 +270,16 @@ STATES = STATES_TEMPLATE.format(
 
 STATES_SUMMARY = f"WITH s AS ({STATES}) SELECT state, count(*)::bigint AS members FROM s GROUP BY state"
 
+# One evaluation of the states gives the page, the filtered total and the count of every state.
 STATES_PAGE = f"""
-WITH s AS ({STATES}), page AS (
-    SELECT s.*, count(*) OVER () AS total FROM s
-    WHERE cardinality($9::text[]) = 0 OR state = ANY($9::text[])
-    ORDER BY last_day DESC NULLS LAST, member_id
-    LIMIT $10 OFFSET $11
+WITH s AS MATERIALIZED ({STATES}), f AS (
+    SELECT * FROM s WHERE cardinality($9::text[]) = 0 OR state = ANY($9::text[])
+), page AS (
+    SELECT * FROM f ORDER BY last_day DESC NULLS LAST, member_id LIMIT $10 OFFSET $11
 )
-SELECT p.*, mb.name, mb.phone FROM page p JOIN member mb ON mb.id = p.member_id
+SELECT p.*, mb.name, mb.phone, (SELECT count(*) FROM f) AS total,
+       (SELECT json_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM s GROUP BY state) c)::text AS summary
+FROM page p JOIN member mb ON mb.id = p.member_id
 ORDER BY p.last_day DESC NULLS LAST, p.member_id
 """
 

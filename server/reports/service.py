@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, timedelta
 from typing import Literal
@@ -70,13 +71,13 @@ async def categories(conn: asyncpg.Connection, r: Resolved, dimension: Literal["
     """Sales, gross margin, tickets, average ticket and sales per m² by category or brand."""
     args = (r.stores, r.scope.period_from, r.scope.period_to)
     rows = await conn.fetch(sql.CATEGORY if dimension == "category" else sql.BRAND, *args)
-    totals = await _one(conn, sql.TICKETS_TOTAL, *args)
-    area = float(await conn.fetchval(sql.AREA_TOTAL, *args))
+    tickets = rows[0]["all_tickets"] if rows else 0
+    area = rows[0]["all_area"] if rows else 0.0
     total_sales = sum(row["sales"] for row in rows)
     out = [
         _category_row(row["key"], row["sales"], row["cost"], row["tickets"], row["area"], total_sales) for row in rows
     ]
-    total = _category_row("*", total_sales, sum(x.cost for x in out), totals["tickets"], area, total_sales)
+    total = _category_row("*", total_sales, sum(x.cost for x in out), tickets, area, total_sales)
     return CategoryReport(scope=r.scope, dimension=dimension, rows=out, total=total)
 
 
@@ -100,7 +101,10 @@ async def promotion_members(
     """Share of each member's spend at promotion prices: the promotion-sensitive first."""
     args = (r.stores, r.scope.period_from, r.scope.period_to, min_sales)
     rows = await conn.fetch(sql.PROMOTION_MEMBER, *args, limit, offset)
-    totals = await _one(conn, sql.PROMOTION_MEMBER_TOTALS, *args)
+    if rows:
+        totals = {"total": rows[0]["total"], "sales": rows[0]["all_sales"], "promo": rows[0]["all_promo"]}
+    else:
+        totals = dict(await _one(conn, sql.PROMOTION_MEMBER_TOTALS, *args))
     out = [
         PromotionMemberRow(
             member_id=row["member_id"],
@@ -125,8 +129,9 @@ async def sales_structure(conn: asyncpg.Connection, r: Resolved) -> SalesStructu
     """Payment-method mix (tenders), time-of-day mix (local hour paid), member vs non-member mix."""
     args = (r.stores, r.scope.period_from, r.scope.period_to)
     tenders = await conn.fetch(sql.STRUCTURE_TENDERS, *args)
-    hours = {row["hour"]: row for row in await conn.fetch(sql.STRUCTURE_HOURS, *args)}
-    customers = {row["member"]: row for row in await conn.fetch(sql.STRUCTURE_CUSTOMERS, *args)}
+    grouped = await conn.fetch(sql.STRUCTURE_TICKETS, *args)
+    hours = {row["hour"]: row for row in grouped if row["hour"] is not None}
+    customers = {row["member"]: row for row in grouped if row["hour"] is None}
     tender_total = sum(row["sales"] for row in tenders)
     sales = sum(row["sales"] for row in hours.values())
     rows = [
@@ -140,14 +145,14 @@ async def sales_structure(conn: asyncpg.Connection, r: Resolved) -> SalesStructu
         s = h["sales"] if h else 0
         rows.append(
             StructureRow(
-                dimension="hour", key=f"{hour:02d}", sales=s, count=h["count"] if h else 0, share=share(s, sales)
+                dimension="hour", key=f"{hour:02d}", sales=s, count=h["tickets"] if h else 0, share=share(s, sales)
             )
         )
     for key, flag in (("member", True), ("non_member", False)):
         c = customers.get(flag)
         s = c["sales"] if c else 0
         rows.append(
-            StructureRow(dimension="customer", key=key, sales=s, count=c["count"] if c else 0, share=share(s, sales))
+            StructureRow(dimension="customer", key=key, sales=s, count=c["visits"] if c else 0, share=share(s, sales))
         )
     return SalesStructureReport(scope=r.scope, sales=sales, rows=rows)
 
@@ -217,7 +222,10 @@ async def potential(
     spans = buckets_of(r.scope.period_from, r.scope.period_to, buckets)
     args = (r.stores, r.scope.period_from, r.scope.period_to, buckets)
     rows = await conn.fetch(sql.POTENTIAL, *args, limit, offset, flagged_only)
-    counts = await _one(conn, sql.POTENTIAL_FLAGGED, *args)
+    if rows and not flagged_only:
+        counts = {"total": rows[0]["total"], "flagged": rows[0]["flagged_total"]}
+    else:
+        counts = dict(await _one(conn, sql.POTENTIAL_FLAGGED, *args))
     out = []
     for row in rows:
         spend = [0] * buckets
@@ -365,6 +373,13 @@ async def states(conn: asyncpg.Connection, r: Resolved, *, only: list[str], limi
         raise AppError(ReportCodes.BAD_THRESHOLDS, f"Unknown state {unknown[0]!r}; use {', '.join(CUSTOMER_STATES)}.")
     t = await _thresholds_for(conn, r)
     rows = await conn.fetch(sql.STATES_PAGE, *_state_args(r, t), only, limit, offset)
+    if rows:
+        counts = json.loads(rows[0]["summary"] or "{}")
+        total = sum(counts.values())
+        summary = [StateCount(state=s, members=counts.get(s, 0), share=share(counts.get(s, 0), total))  # type: ignore[arg-type]
+                   for s in CUSTOMER_STATES]  # fmt: skip
+    else:
+        summary = await _summary(conn, r, t)
     out = [
         StateRow(
             member_id=row["member_id"],
@@ -381,7 +396,7 @@ async def states(conn: asyncpg.Connection, r: Resolved, *, only: list[str], limi
     return StateReport(
         scope=r.scope,
         thresholds=t,
-        summary=await _summary(conn, r, t),
+        summary=summary,
         members_total=rows[0]["total"] if rows else 0,
         rows=out,
     )
