@@ -342,9 +342,14 @@ async def _generate(
             made.lines += len(rows.line)
             say(f"  {done:,} / {tickets:,} tickets ({time.monotonic() - began:.0f} s)")
         await conn.copy_records_to_table("member_store", records=sorted(made.seen), columns=["member_id", "store_id"])
+        await conn.copy_records_to_table(
+            "sales_member_day",
+            records=[(*key, *acc) for key, acc in made.member_days.items()],
+            columns=["member_id", "store_id", "day", "tickets", "visits", "amount", "cost", "promo_amount"],
+        )
         await conn.execute("SET LOCAL session_replication_role = origin")
         for table in ("ticket", "ticket_line", "checkout", "tender", "member", "member_store", "sales_ticket_fact",
-                      "sales_line_fact", "sales_tender_fact"):  # fmt: skip
+                      "sales_line_fact", "sales_tender_fact", "sales_member_day"):  # fmt: skip
             await conn.execute(f"ANALYZE {table}")
     seconds = time.monotonic() - began
     say(f"  done in {seconds:.0f} s")
@@ -366,6 +371,8 @@ class _Made:
         self.lines = 0
         self.seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
         self.seq = 0
+        # (member, store, day) -> [tickets, visits, amount, cost, promo amount]: sales_member_day
+        self.member_days: dict[tuple[uuid.UUID, uuid.UUID, date], list[int]] = {}
 
 
 class _Rows:
@@ -498,6 +505,13 @@ def _checkout(
             ticket_id, store.id, store.format_id, counter.id, member_id, checkout_id, day, hour, 1, int(seq == 1),
             amount, cost, promo_amount,
         ))  # fmt: skip
+        if member_id is not None:
+            acc = made.member_days.setdefault((member_id, store.id, day), [0, 0, 0, 0, 0])
+            acc[0] += 1
+            acc[1] += int(seq == 1)
+            acc[2] += amount
+            acc[3] += cost
+            acc[4] += promo_amount
         total += amount
     first = rng.choice(MEMBER_TENDERS if h is not None else GUEST_TENDERS)
     split = [total]

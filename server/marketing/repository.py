@@ -54,8 +54,8 @@ def segment_query(
         """a AS (
     SELECT member_id, sum(amount)::bigint AS spend, sum(visits)::bigint AS tx,
            max(day) FILTER (WHERE tickets > 0) AS last_day
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY member_id
 )"""
     )

@@ -29,6 +29,7 @@ from server.auth.guards import MANAGERS, Caller
 from server.errors import AppError, Conflict, NotFound
 from server.marketing import repository as sql
 from server.members.service import mask_phone
+from server.reports import repository as reports_sql
 from server.reports import service as reports
 from server.reports.scope import local_today, mask_name, per, share
 
@@ -60,6 +61,7 @@ async def _stores(conn: asyncpg.Connection, caller: Caller, store_id: uuid.UUID 
 
 async def _query(conn: asyncpg.Connection, caller: Caller, f: SegmentFilter) -> tuple[sql.SegmentQuery, date, date]:
     stores, chain = await _stores(conn, caller, f.store_id)
+    await conn.execute(reports_sql.TUNE)
     start, end = window(f, await local_today(conn, caller.store_id))
     t = await reports.thresholds(conn, stores[0] if len(stores) == 1 else None)
     return sql.segment_query(f, stores, start, end, chain, t), start, end

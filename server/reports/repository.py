@@ -1,7 +1,13 @@
 """Report SQL. Every query reads the fact tables of migration 0007 (never tickets or JSON), filtered by
-``store_id = ANY($1)`` and ``day BETWEEN $2 AND $3`` so the (store_id, day) indexes carry it."""
+``store_id = ANY($1)`` and ``day BETWEEN $2 AND $3`` so the (store_id, day) indexes carry it. Member
+reports read ``sales_member_day``, the members' ticket facts rolled up per store and day."""
 
 from __future__ import annotations
+
+# Reports group a year of facts by member: let the sorts and hashes stay in memory, and skip JIT
+# compilation, which costs more than it saves on these queries. Session settings: the pool resets
+# them when the connection goes back.
+TUNE = "SET work_mem = '64MB'; SET jit = off"
 
 STORES_IN_SCOPE = """
 SELECT id FROM store
@@ -47,8 +53,8 @@ ORDER BY sales DESC, category
 PROMOTION_MEMBER = """
 WITH m AS (
     SELECT member_id, sum(amount)::bigint AS sales, sum(promo_amount)::bigint AS promo, sum(visits)::bigint AS visits
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY member_id
     HAVING sum(amount) >= greatest($4::bigint, 1)
 ), page AS (
@@ -66,8 +72,8 @@ PROMOTION_MEMBER_TOTALS = """
 SELECT count(*)::bigint AS total, coalesce(sum(sales), 0)::bigint AS sales, coalesce(sum(promo), 0)::bigint AS promo
 FROM (
     SELECT sum(amount) AS sales, sum(promo_amount) AS promo
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY member_id
     HAVING sum(amount) >= greatest($4::bigint, 1)
 ) m
@@ -99,11 +105,11 @@ ORDER BY f.code
 # Per member and format; the page is chosen on the member's weighted gross profit.
 CONTRIBUTION = """
 WITH mf AS (
-    SELECT t.member_id, t.format_id, sum(t.amount)::bigint AS spend, sum(t.visits)::bigint AS visits,
+    SELECT t.member_id, s.format_id, sum(t.amount)::bigint AS spend, sum(t.visits)::bigint AS visits,
            sum(t.cost)::bigint AS cost, sum(t.promo_amount)::bigint AS promo
-    FROM sales_ticket_fact t
-    WHERE t.store_id = ANY($1::uuid[]) AND t.day BETWEEN $2 AND $3 AND t.member_id IS NOT NULL
-    GROUP BY t.member_id, t.format_id
+    FROM sales_member_day t JOIN store s ON s.id = t.store_id
+    WHERE t.store_id = ANY($1::uuid[]) AND t.day BETWEEN $2 AND $3
+    GROUP BY t.member_id, s.format_id
 ), w AS (
     SELECT mf.*, coalesce(fw.weight, 1) AS weight FROM mf LEFT JOIN format_weight fw ON fw.format_id = mf.format_id
 ), m AS (
@@ -123,27 +129,33 @@ JOIN member mb ON mb.id = p.member_id
 ORDER BY p.wgp DESC, p.spend DESC, p.member_id, f.code
 """
 
-# Buckets split the period into $4 equal runs of days. A bucket's index is its x in the trend; the
-# slope's sign for spend and transactions is the sign of sum((x - mean x) * y), so buckets without
-# purchases (y = 0) need no rows.
-POTENTIAL = """
+# Buckets split the period into $4 equal runs of days. A bucket's index b is its x in the trend; the
+# slope's sign for spend and transactions is the sign of sum((2b - (n - 1)) * y), so buckets without
+# purchases (y = 0) need no rows. Sums in float8: exact at these magnitudes, and far faster than numeric.
+_POTENTIAL_MEMBERS = """
 WITH per AS (
     SELECT member_id, ((day - $2::date) * $4::int / ($3::date - $2::date + 1)) AS b,
            sum(amount)::bigint AS spend, sum(visits)::bigint AS visits
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY 1, 2
 ), m AS (
     SELECT member_id, sum(spend)::bigint AS spend, sum(visits)::bigint AS visits,
-           sum((b - ($4::int - 1) / 2.0) * spend) > 0 AS spend_rising,
-           sum((b - ($4::int - 1) / 2.0) * visits) > 0 AS frequency_rising,
+           sum(((2 * b - ($4::int - 1)) * spend)::float8) > 0 AS spend_rising,
+           sum(((2 * b - ($4::int - 1)) * visits)::float8) > 0 AS frequency_rising,
            coalesce(regr_slope(CASE WHEN visits > 0 THEN spend::float8 / visits END, b::float8), 0) > 1e-9
-               AS avg_rising,
-           array_agg(b ORDER BY b) AS bs, array_agg(spend ORDER BY b) AS spends, array_agg(visits ORDER BY b) AS vs
+               AS avg_rising{arrays}
     FROM per
     GROUP BY member_id
     HAVING sum(visits) > 0
-), s AS (
+)
+"""
+_ARRAYS = """,
+           array_agg(b ORDER BY b) AS bs, array_agg(spend ORDER BY b) AS spends, array_agg(visits ORDER BY b) AS vs"""
+
+POTENTIAL = (
+    _POTENTIAL_MEMBERS.format(arrays=_ARRAYS)
+    + """, s AS (
     SELECT *, spend_rising::int + frequency_rising::int + avg_rising::int AS rising FROM m
 ), page AS (
     SELECT *, count(*) OVER () AS total, count(*) FILTER (WHERE rising >= 2) OVER () AS flagged_total
@@ -155,31 +167,24 @@ WITH per AS (
 SELECT p.*, mb.name, mb.phone FROM page p JOIN member mb ON mb.id = p.member_id
 ORDER BY (p.rising >= 2) DESC, p.spend DESC, p.member_id
 """
-
-POTENTIAL_FLAGGED = """
-WITH per AS (
-    SELECT member_id, ((day - $2::date) * $4::int / ($3::date - $2::date + 1)) AS b,
-           sum(amount)::bigint AS spend, sum(visits)::bigint AS visits
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
-    GROUP BY 1, 2
-), m AS (
-    SELECT (sum((b - ($4::int - 1) / 2.0) * spend) > 0)::int
-         + (sum((b - ($4::int - 1) / 2.0) * visits) > 0)::int
-         + (coalesce(regr_slope(CASE WHEN visits > 0 THEN spend::float8 / visits END, b::float8), 0) > 1e-9)::int
-           AS rising
-    FROM per GROUP BY member_id HAVING sum(visits) > 0
 )
-SELECT count(*)::bigint AS total, count(*) FILTER (WHERE rising >= 2)::bigint AS flagged FROM m
+
+POTENTIAL_FLAGGED = (
+    _POTENTIAL_MEMBERS.format(arrays="")
+    + """
+SELECT count(*)::bigint AS total,
+       count(*) FILTER (WHERE spend_rising::int + frequency_rising::int + avg_rising::int >= 2)::bigint AS flagged
+FROM m
 """
+)
 
 # Scores are quintiles by percent rank, in integers: 1 + 5 * (rank - 1) / (n - 1), at most 5.
 RFM_SCORED = """
 WITH m AS (
     SELECT member_id, max(day) FILTER (WHERE tickets > 0) AS last_day, sum(visits)::bigint AS frequency,
            sum(amount)::bigint AS monetary
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY member_id
     HAVING sum(visits) > 0
 ), s AS (
@@ -246,8 +251,8 @@ WITH u AS (
     SELECT member_id, min(day) FILTER (WHERE tickets > 0) AS first_day, max(day) FILTER (WHERE tickets > 0) AS last_day,
            coalesce(sum(visits) FILTER (WHERE day > {as_of}::date - {lookback}::int), 0)::bigint AS transactions,
            coalesce(sum(amount) FILTER (WHERE day > {as_of}::date - {lookback}::int), 0)::bigint AS spend
-    FROM sales_ticket_fact
-    WHERE store_id = ANY({stores}::uuid[]) AND day <= {as_of}::date AND member_id IS NOT NULL
+    FROM sales_member_day
+    WHERE store_id = ANY({stores}::uuid[]) AND day <= {as_of}::date
     GROUP BY member_id
 )
 SELECT u.member_id, f.first_day, f.last_day, coalesce(f.transactions, 0) AS transactions,

@@ -69,6 +69,7 @@ def _category_row(key: str, sales: int, cost: int, tickets: int, area: float, to
 
 async def categories(conn: asyncpg.Connection, r: Resolved, dimension: Literal["category", "brand"]) -> CategoryReport:
     """Sales, gross margin, tickets, average ticket and sales per m² by category or brand."""
+    await conn.execute(sql.TUNE)
     args = (r.stores, r.scope.period_from, r.scope.period_to)
     rows = await conn.fetch(sql.CATEGORY if dimension == "category" else sql.BRAND, *args)
     tickets = rows[0]["all_tickets"] if rows else 0
@@ -89,6 +90,7 @@ def _promo_row(category: str, sales: int, promo: int) -> PromotionCategoryRow:
 
 async def promotion_categories(conn: asyncpg.Connection, r: Resolved) -> PromotionCategoryReport:
     """Share of sales at promotion prices, per category."""
+    await conn.execute(sql.TUNE)
     rows = await conn.fetch(sql.PROMOTION_CATEGORY, r.stores, r.scope.period_from, r.scope.period_to)
     out = [_promo_row(row["category"], row["sales"], row["promo"]) for row in rows]
     total = _promo_row("*", sum(x.sales for x in out), sum(x.promo_sales for x in out))
@@ -99,6 +101,7 @@ async def promotion_members(
     conn: asyncpg.Connection, r: Resolved, *, min_sales: int, limit: int, offset: int
 ) -> PromotionMemberReport:
     """Share of each member's spend at promotion prices: the promotion-sensitive first."""
+    await conn.execute(sql.TUNE)
     args = (r.stores, r.scope.period_from, r.scope.period_to, min_sales)
     rows = await conn.fetch(sql.PROMOTION_MEMBER, *args, limit, offset)
     if rows:
@@ -127,6 +130,7 @@ async def promotion_members(
 
 async def sales_structure(conn: asyncpg.Connection, r: Resolved) -> SalesStructureReport:
     """Payment-method mix (tenders), time-of-day mix (local hour paid), member vs non-member mix."""
+    await conn.execute(sql.TUNE)
     args = (r.stores, r.scope.period_from, r.scope.period_to)
     tenders = await conn.fetch(sql.STRUCTURE_TENDERS, *args)
     grouped = await conn.fetch(sql.STRUCTURE_TICKETS, *args)
@@ -162,6 +166,7 @@ async def contribution(
 ) -> ContributionReport:
     """Spend, transactions, gross profit and regular/promotion ratio per member (or member and
     format), with the configured format weights applied."""
+    await conn.execute(sql.TUNE)
     weights = [
         FormatWeight(format_id=w["id"], format_code=w["code"], weight=w["weight"])
         for w in await conn.fetch(sql.FORMAT_WEIGHTS)
@@ -219,6 +224,7 @@ async def potential(
     conn: asyncpg.Connection, r: Resolved, *, buckets: int, flagged_only: bool, limit: int, offset: int
 ) -> PotentialReport:
     """Spend, average ticket and frequency per part of the period; two of three rising flags a member."""
+    await conn.execute(sql.TUNE)
     spans = buckets_of(r.scope.period_from, r.scope.period_to, buckets)
     args = (r.stores, r.scope.period_from, r.scope.period_to, buckets)
     rows = await conn.fetch(sql.POTENTIAL, *args, limit, offset, flagged_only)
@@ -260,6 +266,7 @@ async def potential(
 
 async def rfm(conn: asyncpg.Connection, r: Resolved, *, segments: list[str], limit: int, offset: int) -> RfmReport:
     """RFM scores (quintiles) and segment of every member who bought in the period."""
+    await conn.execute(sql.TUNE)
     unknown = sorted(set(segments) - set(RFM_SEGMENTS))
     if unknown:
         raise AppError(
@@ -285,6 +292,7 @@ async def rfm(conn: asyncpg.Connection, r: Resolved, *, segments: list[str], lim
 
 
 async def rfm_segments(conn: asyncpg.Connection, r: Resolved) -> RfmSegmentReport:
+    await conn.execute(sql.TUNE)
     found = {row["segment"]: row for row in await conn.fetch(sql.RFM_SEGMENTS, *_args(r))}
     total = sum(row["members"] for row in found.values())
     rows = []
@@ -362,12 +370,14 @@ async def _summary(conn: asyncpg.Connection, r: Resolved, t: StateThresholds) ->
 
 
 async def state_summary(conn: asyncpg.Connection, r: Resolved) -> StateSummaryReport:
+    await conn.execute(sql.TUNE)
     t = await _thresholds_for(conn, r)
     return StateSummaryReport(scope=r.scope, thresholds=t, rows=await _summary(conn, r, t))
 
 
 async def states(conn: asyncpg.Connection, r: Resolved, *, only: list[str], limit: int, offset: int) -> StateReport:
     """Each member's customer state as of the period's last day, with the store's thresholds."""
+    await conn.execute(sql.TUNE)
     unknown = sorted(set(only) - set(CUSTOMER_STATES))
     if unknown:
         raise AppError(ReportCodes.BAD_THRESHOLDS, f"Unknown state {unknown[0]!r}; use {', '.join(CUSTOMER_STATES)}.")
@@ -404,6 +414,7 @@ async def states(conn: asyncpg.Connection, r: Resolved, *, only: list[str], limi
 
 async def concessions(conn: asyncpg.Connection, r: Resolved) -> ConcessionReport:
     """What each concession counter earned in the period and what the store owes it after commission."""
+    await conn.execute(sql.TUNE)
     out = []
     for row in await conn.fetch(sql.CONCESSIONS, *_args(r)):
         net = row["gross"] - row["refunds"]

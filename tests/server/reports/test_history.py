@@ -20,6 +20,7 @@ FROM sales_ticket_fact ORDER BY ticket_id
 """
 LINE_FACTS = "SELECT * FROM sales_line_fact ORDER BY ticket_id, line_no"
 TENDER_FACTS = "SELECT * FROM sales_tender_fact ORDER BY tender_id"
+MEMBER_DAYS = "SELECT * FROM sales_member_day ORDER BY member_id, store_id, day"
 VISITS = "SELECT checkout_id, sum(visits) FROM sales_ticket_fact GROUP BY checkout_id ORDER BY checkout_id"
 
 
@@ -46,10 +47,10 @@ async def test_generated_history_is_consistent_and_its_facts_are_the_databases(c
         " (SELECT 1 FROM member_store ms WHERE ms.member_id = t.member_id AND ms.store_id = t.store_id)"
     ) == 0  # fmt: skip
     # The facts written alongside are exactly what the database derives from the rows.
-    written = [await conn.fetch(q) for q in (TICKET_FACTS, LINE_FACTS, TENDER_FACTS, VISITS)]
-    await conn.execute("TRUNCATE sales_ticket_fact, sales_line_fact, sales_tender_fact")
+    written = [await conn.fetch(q) for q in (TICKET_FACTS, LINE_FACTS, TENDER_FACTS, VISITS, MEMBER_DAYS)]
+    await conn.execute("TRUNCATE sales_ticket_fact, sales_line_fact, sales_tender_fact, sales_member_day")
     assert await conn.fetchval("SELECT analytics_backfill()") == 1500
-    derived = [await conn.fetch(q) for q in (TICKET_FACTS, LINE_FACTS, TENDER_FACTS, VISITS)]
+    derived = [await conn.fetch(q) for q in (TICKET_FACTS, LINE_FACTS, TENDER_FACTS, VISITS, MEMBER_DAYS)]
     for mine, theirs in zip(written, derived, strict=True):
         assert [tuple(r) for r in mine] == [tuple(r) for r in theirs]
     # Habits show: some members at promotion prices only sometimes, the share varies.
