@@ -51,6 +51,7 @@ class TicketDraft(msgspec.Struct, kw_only=True, frozen=True):
     staff_id: uuid.UUID | None = None
     issued_at_ms: int = 0  # device clock; informational only
     override_approved_by: uuid.UUID | None = None  # supervisor for price overrides
+    device_id: uuid.UUID | None = None  # issuing handheld; needed when a till uploads a scanned QR
 
 
 class Ticket(msgspec.Struct, kw_only=True, frozen=True):
@@ -86,6 +87,7 @@ class Command(msgspec.Struct, tag_field="kind", kw_only=True):
 
 class IssueTicket(Command, tag="issue_ticket"):
     ticket: TicketDraft
+    scanned_qr: str | None = None  # the QR text a till scanned, when the till uploads the ticket itself
 
 
 class VoidTicket(Command, tag="void_ticket"):

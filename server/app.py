@@ -11,8 +11,12 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from server.auth.guards import access_guard, provide_caller, provide_device
 from server.db.pool import pool_lifespan, provide_conn
 from server.errors import exception_handlers
+from server.ledger.schedule import ledger_jobs_lifespan
+from server.payments.reconciler import reconciler_lifespan
 from server.routes import ROUTES
 from server.settings import Settings
+from server.tickets.expiry import expiry_lifespan
+from server.ws.hub import stream_lifespan
 
 
 def create_app(settings: Settings | None = None, dsn: str | None = None) -> Litestar:
@@ -22,7 +26,13 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Lite
         raise RuntimeError("No database: set DATABASE_URL or start through `python -m server run`.")
     app = Litestar(
         route_handlers=ROUTES,
-        lifespan=[pool_lifespan(dsn, settings.pool_min, settings.pool_max)],
+        lifespan=[
+            pool_lifespan(dsn, settings.pool_min, settings.pool_max),
+            stream_lifespan(dsn),
+            expiry_lifespan,
+            ledger_jobs_lifespan,
+            reconciler_lifespan,
+        ],
         dependencies={
             "conn": Provide(provide_conn),
             "caller": Provide(provide_caller),

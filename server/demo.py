@@ -12,6 +12,7 @@ import asyncpg
 from protocol.ids import new_id
 from server.auth.passwords import hash_secret
 from server.auth.tokens import digest
+from server.members.demo import seed_demo_members
 
 DEMO_STORE_CODE = "SH01"
 
@@ -82,6 +83,7 @@ async def seed_demo(conn: asyncpg.Connection, code_minutes: int = 24 * 60) -> De
         store_id = await conn.fetchval("SELECT id FROM store WHERE code = $1", DEMO_STORE_CODE)
         if store_id is None and not await conn.fetchval("SELECT count(*) FROM store"):
             store_id = await _create(conn)
+            await seed_demo_members(conn, store_id)
             created = True
         codes = await _fresh_codes(conn, store_id, code_minutes) if store_id else []
     return DemoInfo(store_id=store_id, created=created, staff=DEMO_STAFF, enrollment_codes=codes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import asyncpg
@@ -19,6 +20,8 @@ from protocol.codec import encode
 from protocol.errors import Codes, ErrorBody
 
 log = logging.getLogger(__name__)
+
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 
 
 class AppError(Exception):
@@ -84,6 +87,9 @@ def validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> R
     if extra and isinstance(extra[0], dict) and extra[0].get("message"):
         detail = str(extra[0]["message"])
     field = fields[0] if fields else None
+    missing = _MISSING_FIELD.search(detail)
+    if missing:  # msgspec names the missing field only in its message; Litestar reports the body ("data")
+        field = missing.group(1)
     message = f"The request was refused: {detail}" + (f" (field {field!r})." if field else ".")
     details: dict[str, Any] = {"field": field} if field else {}
     return _respond(ErrorBody(code=Codes.VALIDATION, message=message, details=details), 400)

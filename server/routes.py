@@ -4,8 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.auth.controller import AuthController
+from server.devices.controller import DeviceController
 from server.health.controller import health
+from server.ledger.controller import AllowanceController, LedgerAdminController
+from server.loyalty.controller import LoyaltyController
+from server.members.controller import MembersController
+from server.payments.controller import PaymentsController
+from server.staff.controller import StaffController
+from server.sync.controller import upload_commands
+from server.tickets.controller import TicketController
+from server.ws.endpoint import stream
 
 ROUTES: list[Any] = [
     health,
+    AuthController,
+    DeviceController,
+    StaffController,
+    MembersController,
+    LoyaltyController,
+    LedgerAdminController,
+    AllowanceController,
+    PaymentsController,
+    TicketController,
+    upload_commands,
+    stream,
 ]

@@ -95,9 +95,11 @@ async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
     if opt.get("public"):
         return
     kinds = opt.get("device")
-    if kinds is not None:
+    header = connection.headers.get("authorization", "")
+    # A route may take a device token, a staff token, or either (``device`` and ``roles`` both set):
+    # then the scheme of the Authorization header says which.
+    if kinds is not None and (opt.get("roles") is None or header.lower().startswith("device ")):
         # Device routes: ``Authorization: Device <token>``.
-        header = connection.headers.get("authorization", "")
         if not header.lower().startswith("device "):
             raise Unauthenticated("This request needs the device token: Authorization: Device <token>.")
         device = await device_by_token(connection.app.state.pool, header[7:].strip())
@@ -132,3 +134,14 @@ async def provide_device(request: ASGIConnection[Any, Any, Any, Any]) -> DeviceC
         raise Unauthenticated("This request needs the device token.")
     assert isinstance(device, DeviceCaller)
     return device
+
+
+def store_of(connection: ASGIConnection[Any, Any, Any, Any]) -> uuid.UUID:
+    """The store of whoever passed the guard: the signed-in staff member's or the device's."""
+    caller = getattr(connection.state, "caller", None)
+    if isinstance(caller, Caller):
+        return caller.store_id
+    device = getattr(connection.state, "device", None)
+    if isinstance(device, DeviceCaller):
+        return device.store_id
+    raise Unauthenticated()

@@ -1,0 +1,113 @@
+"""Append to and read the per-store event log.
+
+Positions come from one counter row per store, updated inside the writing transaction. The row lock
+is held until commit, so the next writer of the store gets the next number only after the previous
+one has committed: positions have no gaps and become visible in position order. A reader asking for
+"everything after N" can therefore never skip an event that commits late.
+
+Lock order for every transaction that changes tickets: ``lock_store`` first, then ticket rows.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import asyncpg
+import msgspec
+
+from protocol.tickets import Ticket, TicketEvent
+
+CHANNEL = "ft_events"
+"""NOTIFY channel; the payload is ``<store_id>:<position>`` and is only a nudge."""
+
+LOCK_STORE = """
+INSERT INTO event_counter (store_id) VALUES ($1)
+ON CONFLICT (store_id) DO UPDATE SET last_position = event_counter.last_position
+RETURNING last_position
+"""
+
+NEXT_POSITION = """
+UPDATE event_counter SET last_position = last_position + 1 WHERE store_id = $1 RETURNING last_position
+"""
+
+INSERT_EVENT = """
+INSERT INTO event_log (store_id, position, kind, ticket_id, payload, at)
+VALUES ($1, $2, $3, $4, $5::text::jsonb, to_timestamp($6 / 1000.0))
+"""
+
+NOTIFY = "SELECT pg_notify($1, $2)"
+
+READ_AFTER = """
+SELECT position, kind, payload::text AS payload, (extract(epoch FROM at) * 1000)::bigint AS at_ms
+FROM event_log WHERE store_id = $1 AND position > $2 ORDER BY position LIMIT $3
+"""
+
+HEAD = "SELECT coalesce((SELECT last_position FROM event_counter WHERE store_id = $1), 0)"
+
+_ticket = msgspec.json.Decoder(Ticket)
+_enc = msgspec.json.Encoder()
+
+
+async def lock_store(conn: asyncpg.Connection, store_id: uuid.UUID) -> int:
+    """Take the store's event-log lock for the rest of the transaction; return the last position.
+
+    Call it first in a transaction that will change tickets of the store (before locking ticket rows)
+    so writers of one store always lock in the same order.
+    """
+    return int(await conn.fetchval(LOCK_STORE, store_id))
+
+
+async def append(conn: asyncpg.Connection, store_id: uuid.UUID, kind: str, ticket: Ticket) -> int:
+    """Append one event in the caller's transaction and return its position."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("events.append must run inside the transaction that makes the change")
+    position = int(await conn.fetchval(NEXT_POSITION, store_id) or 0)
+    if position == 0:  # first event of this store
+        await conn.fetchval(LOCK_STORE, store_id)
+        position = int(await conn.fetchval(NEXT_POSITION, store_id))
+    at_ms = time.time_ns() // 1_000_000
+    await conn.execute(INSERT_EVENT, store_id, position, kind, ticket.id, _enc.encode(ticket).decode(), at_ms)
+    # Delivered at commit, only if the transaction commits; readers then read the log.
+    await conn.execute(NOTIFY, CHANNEL, f"{store_id}:{position}")
+    return position
+
+
+async def read_after(
+    conn: asyncpg.Connection, store_id: uuid.UUID, position: int, limit: int = 500
+) -> list[TicketEvent]:
+    """Events of the store after ``position`` in position order (at most ``limit``)."""
+    rows = await conn.fetch(READ_AFTER, store_id, position, limit)
+    return [
+        TicketEvent(
+            position=r["position"],
+            store_id=store_id,
+            kind=r["kind"],
+            ticket=_ticket.decode(r["payload"]),
+            at_ms=r["at_ms"],
+        )
+        for r in rows
+    ]
+
+
+async def read_frames_after(
+    conn: asyncpg.Connection, store_id: uuid.UUID, position: int, limit: int = 500
+) -> list[tuple[int, bytes]]:
+    """Like ``read_after`` but already encoded as websocket ``EventFrame`` bytes (no re-encoding)."""
+    rows = await conn.fetch(READ_AFTER, store_id, position, limit)
+    sid = str(store_id)
+    return [
+        (
+            r["position"],
+            (
+                f'{{"type":"event","event":{{"position":{r["position"]},"store_id":"{sid}",'
+                f'"kind":"{r["kind"]}","ticket":{r["payload"]},"at_ms":{r["at_ms"]}}}}}'
+            ).encode(),
+        )
+        for r in rows
+    ]
+
+
+async def head(conn: asyncpg.Connection, store_id: uuid.UUID) -> int:
+    """The last committed position of the store (0 when it has no events)."""
+    return int(await conn.fetchval(HEAD, store_id))

@@ -1,0 +1,40 @@
+"""Audit rows for payments and shifts, written through one function so the callers do not change
+when the audit trail moves."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+# The details go in as text and are cast, so the result is the same with or without a jsonb codec.
+INSERT_AUDIT = """
+INSERT INTO audit_log (store_id, staff_id, device_id, action, object_type, object_id, details)
+VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)
+"""
+
+
+async def audit(
+    conn: asyncpg.Connection,
+    *,
+    store_id: uuid.UUID | None,
+    staff_id: uuid.UUID | None,
+    device_id: uuid.UUID | None,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one audit row (inside the caller's transaction, if there is one)."""
+    await conn.execute(
+        INSERT_AUDIT,
+        store_id,
+        staff_id,
+        device_id,
+        action,
+        object_type,
+        str(object_id),
+        json.dumps(details or {}, default=str),
+    )

@@ -1,0 +1,31 @@
+"""SQL for the applied-command table and per-device sync state."""
+
+from __future__ import annotations
+
+FIND = """
+SELECT device_id, device_seq, content_hash, content::text AS content, status, result::text AS result
+FROM applied_command WHERE command_id = $1
+"""
+
+SEQ_HOLDER = "SELECT command_id FROM applied_command WHERE device_id = $1 AND device_seq = $2"
+
+STORE = """
+INSERT INTO applied_command (command_id, device_id, store_id, device_seq, kind, content_hash, content, status, result)
+VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9::text::jsonb)
+"""
+
+BUMP_SEQ = """
+INSERT INTO device_sync (device_id, last_applied_seq) VALUES ($1, $2)
+ON CONFLICT (device_id) DO UPDATE
+SET last_applied_seq = GREATEST(device_sync.last_applied_seq, EXCLUDED.last_applied_seq), updated_at = now()
+"""
+
+LAST_SEQ = "SELECT coalesce((SELECT last_applied_seq FROM device_sync WHERE device_id = $1), 0)"
+
+DEVICE_STATE = "SELECT state FROM device WHERE id = $1"
+
+SAVE_ACK = """
+INSERT INTO device_sync (device_id, acked_position) VALUES ($1, $2)
+ON CONFLICT (device_id) DO UPDATE
+SET acked_position = GREATEST(device_sync.acked_position, EXCLUDED.acked_position), updated_at = now()
+"""

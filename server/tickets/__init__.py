@@ -1,0 +1,1 @@
+"""Electronic sales tickets: issue, void, attach member, pay (by checkout), release, expire."""

@@ -1,0 +1,348 @@
+"""Ticket rules: what may be issued, which transitions are allowed, and the checkout hooks.
+
+Every change runs in the caller's transaction, appends its event there, and locks in the same order
+(``events.lock_store`` first, then ticket rows) so concurrent writers never deadlock each other.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from protocol.errors import Codes
+from protocol.ticket_codes import TicketCodes
+from protocol.tickets import AttachMember, IssueTicket, ReleaseTicket, Ticket, TicketDraft, VoidTicket
+from server import events
+from server.auth.guards import DeviceCaller
+from server.errors import AppError, Conflict, Forbidden, NotFound
+from server.tickets import repository as repo
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the ticket after it, the event position (None when nothing changed)."""
+
+    ticket: Ticket
+    position: int | None
+    replayed: bool = False
+
+
+def wrong_state(ticket: Ticket | asyncpg.Record, wanted: str) -> AppError:
+    state, number, tid = (
+        (ticket["state"], ticket["number"], ticket["id"])
+        if isinstance(ticket, asyncpg.Record)
+        else (ticket.state, ticket.number, ticket.id)
+    )
+    return Conflict(
+        f"Ticket {number} is {state}; it cannot become {wanted}.",
+        TicketCodes.WRONG_STATE,
+        state=state,
+        wanted=wanted,
+        ticket_id=str(tid),
+    )
+
+
+def check_totals(draft: TicketDraft) -> None:
+    """Refuse a draft whose figures do not add up, naming the first wrong line."""
+    if not draft.lines:
+        raise AppError(TicketCodes.EMPTY, "A ticket needs at least one line.")
+    seen: set[int] = set()
+    for line in draft.lines:
+        if line.line_no in seen:
+            raise AppError(
+                TicketCodes.DUPLICATE_LINE,
+                f"Line {line.line_no} appears twice; number the lines 1, 2, 3 ...",
+                details={"line_no": line.line_no},
+            )
+        seen.add(line.line_no)
+        expected = line.expected_total()
+        if line.line_total != expected:
+            raise AppError(
+                TicketCodes.TOTALS_MISMATCH,
+                f"Line {line.line_no} does not add up: {line.qty} x {line.unit_price} - {line.line_discount}"
+                f" = {expected} fen, not {line.line_total}.",
+                details={"line_no": line.line_no, "expected": expected, "given": line.line_total},
+            )
+    expected_total = sum(line.line_total for line in draft.lines)
+    if draft.total != expected_total:
+        raise AppError(
+            TicketCodes.TOTALS_MISMATCH,
+            f"The ticket total is {draft.total} fen but its lines add up to {expected_total} fen.",
+            details={"field": "total", "expected": expected_total, "given": draft.total},
+        )
+
+
+def comparable_draft(draft: dict[str, Any], device_id: uuid.UUID | str) -> dict[str, Any]:
+    """The parts of a draft that must match for a second upload of the same ticket to be a replay.
+
+    Line names are display text from the catalog (a scanned QR may not carry them); the issuing device
+    is filled in when the handheld left it out.
+    """
+    out = dict(draft)
+    out["device_id"] = str(device_id)
+    out["lines"] = [{k: v for k, v in line.items() if k != "name"} for line in draft.get("lines", [])]
+    return out
+
+
+def first_difference(old: Any, new: Any, path: str = "") -> str | None:
+    """The path of the first field that differs (``lines[1].qty``), or None when equal."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            found = first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+            if found:
+                return found
+        return None
+    if isinstance(old, list) and isinstance(new, list):
+        for i, (a, b) in enumerate(zip(old, new, strict=False)):
+            found = first_difference(a, b, f"{path}[{i}]")
+            if found:
+                return found
+        return f"{path}.length" if len(old) != len(new) else None
+    return None if old == new else (path or "(value)")
+
+
+async def _issuing_device(conn: asyncpg.Connection, device: DeviceCaller, draft: TicketDraft) -> uuid.UUID:
+    if device.kind == "handheld":
+        if draft.device_id not in (None, device.device_id):
+            raise Forbidden("A handheld issues only its own tickets.", field="ticket.device_id")
+        return device.device_id
+    # A till uploads a ticket it scanned from the customer's QR: it names the handheld that made it.
+    if draft.device_id is None:
+        raise AppError(
+            Codes.VALIDATION,
+            "A till uploading a scanned ticket must name the issuing handheld (ticket.device_id).",
+            details={"field": "ticket.device_id"},
+        )
+    row = await conn.fetchrow(repo.DEVICE, draft.device_id)
+    if row is None or row["store_id"] != device.store_id or row["kind"] != "handheld":
+        raise NotFound("handheld", draft.device_id)
+    return draft.device_id
+
+
+async def _check_catalog(conn: asyncpg.Connection, draft: TicketDraft) -> None:
+    store = await conn.fetchrow(repo.STORE, draft.store_id)
+    if store is None:
+        raise NotFound("store", draft.store_id)
+    if draft.currency != store["currency"].strip():
+        raise AppError(
+            TicketCodes.CURRENCY_MISMATCH,
+            f"This store sells in {store['currency']}, not {draft.currency}.",
+            details={"currency": draft.currency, "store_currency": store["currency"]},
+        )
+    counter = await conn.fetchrow(repo.COUNTER, draft.counter_id)
+    if counter is None or counter["store_id"] != draft.store_id:
+        raise NotFound("counter", draft.counter_id)
+    products = {r["id"]: r for r in await conn.fetch(repo.PRODUCTS, [ln.product_id for ln in draft.lines])}
+    for line in draft.lines:
+        p = products.get(line.product_id)
+        if p is None or p["store_id"] != draft.store_id:
+            raise AppError(
+                TicketCodes.PRODUCT_MISMATCH,
+                f"Line {line.line_no}: the product is not sold in this store; refresh the catalog.",
+                status=404,
+                details={"line_no": line.line_no, "field": "product_id"},
+            )
+        if p["sku"] != line.sku:
+            raise AppError(
+                TicketCodes.PRODUCT_MISMATCH,
+                f"Line {line.line_no}: SKU {line.sku} does not match the product ({p['sku']}); refresh the catalog.",
+                details={"line_no": line.line_no, "field": "sku"},
+            )
+        if p["counter_id"] != draft.counter_id:
+            raise AppError(
+                TicketCodes.PRODUCT_MISMATCH,
+                f"Line {line.line_no}: {line.sku} belongs to another counter; issue it on that counter's ticket.",
+                details={"line_no": line.line_no, "field": "counter_id"},
+            )
+
+
+async def issue(conn: asyncpg.Connection, device: DeviceCaller, cmd: IssueTicket) -> Outcome:
+    """Issue the draft, or answer the existing ticket when the same ticket was already uploaded."""
+    draft = cmd.ticket
+    if draft.store_id != device.store_id:
+        raise NotFound("store", draft.store_id)
+    origin = await _issuing_device(conn, device, draft)
+    existing = await repo.get(conn, draft.id, for_update=True)
+    if existing is not None:
+        return await _same_ticket_again(conn, device, existing, draft, origin)
+    check_totals(draft)
+    await _check_catalog(conn, draft)
+    ticket = Ticket(
+        id=draft.id,
+        store_id=draft.store_id,
+        counter_id=draft.counter_id,
+        device_id=origin,
+        staff_id=draft.staff_id,
+        number=draft.number,
+        lines=draft.lines,
+        total=draft.total,
+        currency=draft.currency,
+        member_id=draft.member_id,
+        issued_at_ms=draft.issued_at_ms,
+    )
+    try:
+        day = await repo.insert(conn, ticket, cmd.command_id, device.device_id if origin != device.device_id else None)
+    except asyncpg.UniqueViolationError as exc:
+        if "number" in (exc.constraint_name or ""):
+            raise AppError(
+                TicketCodes.NUMBER_TAKEN,
+                f"Ticket number {draft.number} is already used in this store; number tickets per device.",
+                status=409,
+                details={"number": draft.number},
+            ) from None
+        raise
+    ticket = msgspec.structs.replace(ticket, business_day=day)
+    position = await events.append(conn, device.store_id, "ticket_issued", ticket)
+    return Outcome(ticket, position)
+
+
+async def _same_ticket_again(
+    conn: asyncpg.Connection, device: DeviceCaller, existing: asyncpg.Record, draft: TicketDraft, origin: uuid.UUID
+) -> Outcome:
+    if existing["store_id"] != device.store_id:
+        raise Conflict("This ticket id is already used; make a new ticket.", TicketCodes.ID_REUSED)
+    stored = await conn.fetchval(
+        "SELECT (content -> 'ticket')::text FROM applied_command WHERE command_id = $1", existing["issue_command_id"]
+    )
+    before = comparable_draft(json.loads(stored), existing["device_id"]) if stored else {}
+    now = comparable_draft(msgspec.to_builtins(draft), origin)
+    field = first_difference(before, now)
+    if field is not None:
+        raise Conflict(
+            f"Ticket {existing['number']} was already uploaded with a different {field}; make a new ticket.",
+            TicketCodes.ID_REUSED,
+            field=f"ticket.{field}",
+            ticket_id=str(existing["id"]),
+        )
+    (ticket,) = await repo.with_lines(conn, [existing])
+    return Outcome(ticket, None, replayed=True)
+
+
+async def _ticket_in_store(conn: asyncpg.Connection, store_id: uuid.UUID, ticket_id: uuid.UUID) -> Ticket:
+    row = await repo.get(conn, ticket_id, for_update=True)
+    if row is None or row["store_id"] != store_id:
+        raise NotFound("ticket", ticket_id)
+    (ticket,) = await repo.with_lines(conn, [row])
+    return ticket
+
+
+async def void(conn: asyncpg.Connection, device: DeviceCaller, cmd: VoidTicket) -> Outcome:
+    ticket = await _ticket_in_store(conn, device.store_id, cmd.ticket_id)
+    if ticket.state != "issued":
+        raise wrong_state(ticket, "voided")
+    await conn.execute(repo.SET_VOIDED, ticket.id, cmd.reason)
+    ticket = msgspec.structs.replace(ticket, state="voided")
+    return Outcome(ticket, await events.append(conn, device.store_id, "ticket_voided", ticket))
+
+
+async def attach_member(conn: asyncpg.Connection, device: DeviceCaller, cmd: AttachMember) -> Outcome:
+    ticket = await _ticket_in_store(conn, device.store_id, cmd.ticket_id)
+    if ticket.state != "issued":
+        raise wrong_state(ticket, "attached to a member")
+    if ticket.member_id == cmd.member_id:
+        return Outcome(ticket, None)
+    if ticket.member_id is not None:
+        raise Conflict(
+            f"Ticket {ticket.number} already belongs to another member.",
+            TicketCodes.MEMBER_ALREADY_ATTACHED,
+            member_id=str(ticket.member_id),
+        )
+    await conn.execute(repo.SET_MEMBER, ticket.id, cmd.member_id)
+    ticket = msgspec.structs.replace(ticket, member_id=cmd.member_id)
+    return Outcome(ticket, await events.append(conn, device.store_id, "member_attached", ticket))
+
+
+async def release(conn: asyncpg.Connection, device: DeviceCaller, cmd: ReleaseTicket) -> Outcome:
+    if device.kind != "handheld":
+        raise Forbidden("Goods are released at the counter, from its handheld.")
+    ticket = await _ticket_in_store(conn, device.store_id, cmd.ticket_id)
+    if ticket.state != "paid":
+        raise wrong_state(ticket, "released")
+    await conn.execute(repo.SET_STATE, ticket.id, "released")
+    ticket = msgspec.structs.replace(ticket, state="released")
+    return Outcome(ticket, await events.append(conn, device.store_id, "ticket_released", ticket))
+
+
+# --- for checkout ------------------------------------------------------------------------------------
+
+
+async def open_tickets_for(
+    conn: asyncpg.Connection,
+    store_id: uuid.UUID,
+    ticket_id: uuid.UUID | None = None,
+    member_id: uuid.UUID | None = None,
+) -> list[Ticket]:
+    """The open (issued) tickets a till settles together.
+
+    Given a scanned ticket: that ticket, plus every other open ticket of its member when it has one.
+    Given a member: all of the member's open tickets in the store. Another store's ticket is not found;
+    a scanned ticket that is no longer open is refused with ``ticket_wrong_state``.
+    """
+    if ticket_id is not None:
+        row = await repo.get(conn, ticket_id)
+        if row is None or row["store_id"] != store_id:
+            raise NotFound("ticket", ticket_id)
+        if row["state"] != "issued":
+            raise wrong_state(row, "paid")
+        if row["member_id"] is None:
+            return await repo.with_lines(conn, [row])
+        member_id = row["member_id"]
+    if member_id is None:
+        raise AppError(Codes.BAD_REQUEST, "Scan a ticket or the member's code first.")
+    rows = await conn.fetch(repo.OPEN_FOR_MEMBER, store_id, member_id)
+    return await repo.with_lines(conn, rows)
+
+
+async def mark_paid(
+    conn: asyncpg.Connection, store_id: uuid.UUID, ticket_ids: list[uuid.UUID], checkout_id: uuid.UUID
+) -> list[Ticket]:
+    """Mark open tickets paid by ``checkout_id`` and append ``ticket_paid`` events, in the caller's
+    transaction (all or none: a ticket not open or not in the store raises, and the caller rolls back)."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("mark_paid must run inside the checkout's transaction")
+    ids = list(dict.fromkeys(ticket_ids))
+    await events.lock_store(conn, store_id)
+    rows = {r["id"]: r for r in await conn.fetch(repo.GET_MANY_FOR_UPDATE, ids)}
+    for tid in ids:
+        row = rows.get(tid)
+        if row is None or row["store_id"] != store_id:
+            raise NotFound("ticket", tid)
+        if row["state"] != "issued":
+            raise wrong_state(row, "paid")
+    await conn.execute(repo.SET_PAID, ids, checkout_id)
+    paid = [
+        msgspec.structs.replace(t, state="paid", checkout_id=checkout_id)
+        for t in await repo.with_lines(conn, [rows[i] for i in ids])
+    ]
+    for ticket in paid:
+        await events.append(conn, store_id, "ticket_paid", ticket)
+    return paid
+
+
+# --- staff reads -----------------------------------------------------------------------------------
+
+
+async def get_ticket(conn: asyncpg.Connection, store_id: uuid.UUID, ticket_id: uuid.UUID) -> Ticket:
+    row = await repo.get(conn, ticket_id)
+    if row is None or row["store_id"] != store_id:
+        raise NotFound("ticket", ticket_id)
+    (ticket,) = await repo.with_lines(conn, [row])
+    return ticket
+
+
+async def list_tickets(
+    conn: asyncpg.Connection,
+    store_id: uuid.UUID,
+    *,
+    state: str | None = "issued",
+    member_id: uuid.UUID | None = None,
+    number: str | None = None,
+    limit: int = 100,
+) -> list[Ticket]:
+    sql, args = repo.list_query(state=state, member_id=member_id, number=number, limit=limit)
+    return await repo.with_lines(conn, await conn.fetch(sql, store_id, *args))
