@@ -13,6 +13,7 @@ from pathlib import Path
 
 from handheld_app.services import Services
 
+# Ready: handheld_app.receipts.SignedReceipts (ReceiptVerifier over protocol.receipts).
 REQUIRED = ("client_common.store", "client_common.api", "client_common.transport", "client_common.device_keys")
 
 
