@@ -3,13 +3,17 @@ can stop it (the store's Wi-Fi drops) and start it again on the same port with t
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator
 
+import pytest
 import uvicorn
 
 from server.app import create_app
 from server.db.embedded import free_port
+from server.demo import DemoInfo
 from server.settings import Settings
 
 
@@ -52,3 +56,14 @@ class LiveServer:
         thread.join(timeout=15)
         if thread.is_alive():
             raise RuntimeError("the server did not stop")
+
+
+@pytest.fixture
+async def live(db_dsn: str, demo: DemoInfo, settings: Settings) -> AsyncIterator[LiveServer]:
+    """The real server over the demo store's migrated database (import this fixture into a test module)."""
+    server = LiveServer(db_dsn, settings)
+    await asyncio.to_thread(server.start)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)

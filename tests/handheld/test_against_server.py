@@ -11,11 +11,10 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from client_common.transport import Backoff
 from handheld_app.presenters.member import MemberPresenter
@@ -26,7 +25,6 @@ from handheld_app.wiring import Handheld, build
 from protocol.ids import new_id
 from protocol.qr import verify_ticket
 from server.demo import DemoInfo
-from server.settings import Settings
 from server.tickets import service as tickets
 from tests.live_server import LiveServer
 
@@ -47,16 +45,6 @@ async def until(check: Callable[[], object], timeout: float = 8, what: str = "")
 
 def code_for(demo: DemoInfo, label: str) -> str:
     return next(code for lab, _kind, code in demo.enrollment_codes if lab == label)
-
-
-@pytest.fixture
-async def live(db_dsn: str, demo: DemoInfo, settings: Settings) -> AsyncIterator[LiveServer]:
-    server = LiveServer(db_dsn, settings)
-    await asyncio.to_thread(server.start)
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(server.stop)
 
 
 async def enrolled(data_dir: Path, live: LiveServer, demo: DemoInfo, label: str = "Handheld Apple 1") -> Handheld:
