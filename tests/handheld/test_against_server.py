@@ -10,12 +10,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
+from nacl.signing import SigningKey
 
+from client_common.api import Api
 from client_common.transport import Backoff
 from handheld_app.presenters.member import MemberPresenter
 from handheld_app.presenters.my_tickets import MyTickets
@@ -24,6 +27,7 @@ from handheld_app.services import device_context
 from handheld_app.wiring import Handheld, build
 from protocol.ids import new_id
 from protocol.qr import verify_ticket
+from protocol.receipts import ReceiptPayload, ReceiptTicket, sign_receipt
 from server.demo import DemoInfo
 from server.tickets import service as tickets
 from tests.live_server import LiveServer
@@ -221,4 +225,60 @@ async def test_killed_mid_issue_the_tickets_are_there_once_and_sync_once(
     )
     assert [r["device_seq"] for r in seqs] == list(range(1, len(local) + 1)), "no gap, no duplicate"
     await hh.sync.stop()
+    hh.close()
+
+
+async def test_offline_release_against_the_customers_receipt_signed_by_a_till_of_the_store(
+    live: LiveServer, demo: DemoInfo, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    till_key = SigningKey.generate()
+    till_api = Api(live.url)
+    till = await till_api.enroll(code_for(demo, "Till 1"), bytes(till_key.verify_key))
+    await till_api.aclose()
+    till_id = uuid.UUID(till["device_id"])
+
+    hh = await enrolled(tmp_path / "hh", live, demo)
+    s = hh.services
+    me = s.enroller.enrolled()
+    assert me is not None
+    session = await s.auth.sign_in("S001", "1111")
+    await s.start_sync(session)
+    await until(lambda: hh.sync.catalog.loads >= 1 and str(till_id) in hh.store.get("till_keys", {}))
+    builder = TicketBuilder(s.book, s.auth, device_context(me))
+    builder.staff = session
+    item = s.catalog.by_code(IP16)
+    assert item is not None
+    builder.add(item)
+    sold = builder.issue()
+    assert sold is not None
+    await until(lambda: await_state(hh, sold.id, "issued") and s.connection.state.outbox == 0)
+
+    # The handheld loses the server; the customer pays at the till meanwhile and brings the receipt.
+    await asyncio.to_thread(live.stop)
+    async with conn.transaction():
+        await tickets.mark_paid(conn, demo.store_id, [sold.id], new_id())
+    payload = ReceiptPayload(
+        receipt_no="R-000001",
+        store_id=demo.store_id,
+        checkout_id=new_id(),
+        tickets=[ReceiptTicket(sold.id, sold.number, sold.total)],
+        total=sold.total,
+        paid=sold.total,
+        at=int(time.time()),
+        signer=till_id,
+    )
+    mine = MyTickets(s.book, s.verifier)
+    mine.staff = session
+    forged = sign_receipt(payload, SigningKey.generate())
+    assert mine.release_by_receipt(forged) == []
+    assert "cannot be trusted" in mine.message
+    released = mine.release_by_receipt(sign_receipt(payload, till_key))
+    assert [t.id for t in released] == [sold.id]
+    assert hh.book.ticket(sold.id).state == "released"  # type: ignore[union-attr]
+    assert s.connection.state.outbox == 1
+
+    await asyncio.to_thread(live.start)
+    await until(lambda: await_state(hh, sold.id, "released") and s.connection.state.outbox == 0)
+    assert await conn.fetchval("SELECT state FROM ticket WHERE id = $1", sold.id) == "released"
+    await s.stop_sync()
     hh.close()
