@@ -25,7 +25,12 @@ log = logging.getLogger(__name__)
 
 TILL_KEYS = "till_keys"
 
-translator.add({"en": {"conn.what_ticket": "Ticket {number}"}, "zh": {"conn.what_ticket": "小票 {number}"}})
+translator.add(
+    {
+        "en": {"conn.what_ticket": "Ticket {number}", "conn.this_device": "This handheld"},
+        "zh": {"conn.what_ticket": "小票 {number}", "conn.this_device": "本机"},
+    }
+)
 
 
 def ws_url(server_url: str) -> str:
@@ -164,11 +169,22 @@ class Sync:
             ConnectionState(
                 link=link,  # type: ignore[arg-type]
                 outbox=self._store.outbox_count(),
-                dead_letters=tuple(self._dead_letters()),
+                dead_letters=tuple(self._refusal(status) + self._dead_letters()),
                 catalog_loaded=self._catalog[0],
                 catalog_total=self._catalog[1],
             )
         )
+
+    @staticmethod
+    def _refusal(status: Status | None) -> list[DeadLetter]:
+        """The server refused the device itself (revoked, app too old): shown like a dead letter, with
+        what to do, because nothing is sent until a person acts."""
+        if status is None or not status.stopped or status.problem is None:
+            return []
+        what = translator.tr("conn.this_device")
+        return [
+            DeadLetter(command_id=uuid.UUID(int=0), what=what, code=status.problem.code, message=status.problem.message)
+        ]
 
     def _dead_letters(self) -> list[DeadLetter]:
         letters = []

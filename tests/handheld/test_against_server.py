@@ -19,6 +19,7 @@ import asyncpg
 from nacl.signing import SigningKey
 
 from client_common.api import Api
+from client_common.connection import describe
 from client_common.transport import Backoff
 from handheld_app.presenters.member import MemberPresenter
 from handheld_app.presenters.my_tickets import MyTickets
@@ -280,5 +281,43 @@ async def test_offline_release_against_the_customers_receipt_signed_by_a_till_of
     await asyncio.to_thread(live.start)
     await until(lambda: await_state(hh, sold.id, "released") and s.connection.state.outbox == 0)
     assert await conn.fetchval("SELECT state FROM ticket WHERE id = $1", sold.id) == "released"
+    await s.stop_sync()
+    hh.close()
+
+
+async def test_a_revoked_handheld_says_so_and_what_to_do(
+    live: LiveServer, demo: DemoInfo, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    hh = await enrolled(tmp_path / "hh", live, demo)
+    s = hh.services
+    me = s.enroller.enrolled()
+    assert me is not None
+    session = await s.auth.sign_in("S001", "1111")
+    await s.start_sync(session)
+    await until(lambda: hh.sync.catalog.loads >= 1 and s.connection.state.online)
+
+    manager = Api(live.url)
+    signed_in = await manager.http.post("/auth/sign-in", json={"staff_code": "M001", "password": "manager-demo"})
+    token = signed_in.json()["access_token"]
+    revoked = await manager.http.post(f"/devices/{me.device_id}/revoke", headers={"Authorization": f"Bearer {token}"})
+    await manager.aclose()
+    assert revoked.status_code == 200, revoked.text
+
+    builder = TicketBuilder(s.book, s.auth, device_context(me))
+    builder.staff = session
+    item = s.catalog.by_code(IP16)
+    assert item is not None
+    builder.add(item)
+    kept = builder.issue()
+    assert kept is not None
+    await until(lambda: s.connection.state.dead_letters, what="refusal shown")
+    bar = describe(s.connection.state)
+    assert bar.status == "Offline – tickets are kept and sent later"
+    assert bar.outbox == "1 waiting to send", "the ticket stays in the outbox for after re-enrollment"
+    assert bar.details == (
+        "This handheld: This device has been revoked; ask a manager to enroll it again."
+        " — This device was revoked: ask a manager to enroll it again.",
+    )
+    assert await conn.fetchval("SELECT count(*) FROM ticket WHERE id = $1", kept.id) == 0
     await s.stop_sync()
     hh.close()
