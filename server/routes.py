@@ -23,6 +23,7 @@ ROUTES: list[Any] = [
     AuthController,
     DeviceController,
     StaffController,
+    CatalogController,
     MembersController,
     LoyaltyController,
     LedgerAdminController,
@@ -31,6 +32,5 @@ ROUTES: list[Any] = [
     TicketController,
     upload_commands,
     stream,
-    CatalogController,
     ShiftsController,
 ]
