@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -31,8 +32,9 @@ from server import events
 from server.auth.guards import DeviceCaller
 from server.errors import AppError, Unauthenticated
 from server.sync import repository as repo
+from server.sync import scanned
 from server.tickets import service as tickets
-from server.tickets.service import Outcome, first_difference
+from server.tickets.service import Outcome, comparable_draft, first_difference
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,6 @@ CHUNK = 200
 
 Handler = Callable[[asyncpg.Connection, DeviceCaller, Any], Awaitable[Outcome]]
 HANDLERS: dict[type, Handler] = {
-    IssueTicket: tickets.issue,
     VoidTicket: tickets.void,
     AttachMember: tickets.attach_member,
     ReleaseTicket: tickets.release,
@@ -51,9 +52,18 @@ HANDLERS: dict[type, Handler] = {
 _result_dec = msgspec.json.Decoder(CommandResult)
 
 
-def content_of(cmd: AnyCommand) -> tuple[str, bytes]:
-    """Canonical JSON of a command (sorted keys) and its SHA-256."""
-    text = json.dumps(msgspec.to_builtins(cmd), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def content_of(cmd: AnyCommand, issuer: uuid.UUID) -> tuple[str, bytes]:
+    """Canonical JSON of a command (sorted keys) and its SHA-256.
+
+    For ``IssueTicket`` it is what the ticket QR signs: the issuing device filled in, no ``scanned_qr``,
+    and no line SKUs or names (catalog text a QR does not carry), so the handheld's own upload and a
+    till's upload of the scanned QR of the same command are the same content.
+    """
+    content = msgspec.to_builtins(cmd)
+    if isinstance(cmd, IssueTicket):
+        content.pop("scanned_qr", None)
+        content["ticket"] = comparable_draft(content["ticket"], issuer)
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text, hashlib.sha256(text.encode()).digest()
 
 
@@ -90,8 +100,20 @@ async def apply_commands(
 
 
 async def apply_one(conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand) -> CommandResult:
-    """Apply one command inside the caller's transaction (which holds the store lock)."""
-    text, digest = content_of(cmd)
+    """Apply one command inside the caller's transaction (which holds the store lock).
+
+    A ticket a till scanned from the customer's QR (``IssueTicket.scanned_qr``) is verified against the
+    issuing handheld's enrolled key and then applied as that handheld's own command: same command id,
+    the handheld's sequence number, so the handheld's later upload of it is a replay.
+    """
+    uploaded_by: uuid.UUID | None = None
+    if isinstance(cmd, IssueTicket) and cmd.scanned_qr is not None:
+        try:
+            issuer, cmd = await scanned.resolve(conn, device, cmd)
+        except AppError as exc:  # not the command the QR signed: nothing to store it under
+            return CommandResult(command_id=cmd.command_id, status="rejected", error=exc.body())
+        uploaded_by, device = device.device_id, issuer
+    text, digest = content_of(cmd, device.device_id)
     row = await conn.fetchrow(repo.FIND, cmd.command_id, device.device_id, cmd.device_seq)
     if row is not None and row["command_id"] == cmd.command_id:
         return _again(row, device, cmd, text, digest)
@@ -105,7 +127,10 @@ async def apply_one(conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyComm
         )
     try:
         async with conn.transaction():
-            outcome = await HANDLERS[type(cmd)](conn, device, cmd)
+            if isinstance(cmd, IssueTicket):
+                outcome = await tickets.issue(conn, device, cmd, uploaded_by=uploaded_by)
+            else:
+                outcome = await HANDLERS[type(cmd)](conn, device, cmd)
             result = CommandResult(
                 command_id=cmd.command_id,
                 status="replayed" if outcome.replayed else "applied",

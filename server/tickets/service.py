@@ -80,12 +80,12 @@ def check_totals(draft: TicketDraft) -> None:
 def comparable_draft(draft: dict[str, Any], device_id: uuid.UUID | str) -> dict[str, Any]:
     """The parts of a draft that must match for a second upload of the same ticket to be a replay.
 
-    Line names are display text from the catalog (a scanned QR may not carry them); the issuing device
-    is filled in when the handheld left it out.
+    Line SKUs and names are catalog text the ticket QR does not carry (the product id is what counts);
+    the issuing device is filled in when the handheld left it out.
     """
     out = dict(draft)
     out["device_id"] = str(device_id)
-    out["lines"] = [{k: v for k, v in line.items() if k != "name"} for line in draft.get("lines", [])]
+    out["lines"] = [{k: v for k, v in line.items() if k not in ("sku", "name")} for line in draft.get("lines", [])]
     return out
 
 
@@ -106,22 +106,16 @@ def first_difference(old: Any, new: Any, path: str = "") -> str | None:
     return None if old == new else (path or "(value)")
 
 
-async def _issuing_device(conn: asyncpg.Connection, device: DeviceCaller, draft: TicketDraft) -> uuid.UUID:
-    if device.kind == "handheld":
-        if draft.device_id not in (None, device.device_id):
-            raise Forbidden("A handheld issues only its own tickets.", field="ticket.device_id")
-        return device.device_id
-    # A till uploads a ticket it scanned from the customer's QR: it names the handheld that made it.
-    if draft.device_id is None:
+def _check_issuer(device: DeviceCaller, draft: TicketDraft) -> None:
+    if device.kind != "handheld":
+        # A till uploads a ticket only as the QR the handheld signed (``IssueTicket.scanned_qr``).
         raise AppError(
             Codes.VALIDATION,
-            "A till uploading a scanned ticket must name the issuing handheld (ticket.device_id).",
-            details={"field": "ticket.device_id"},
+            "A till uploads a ticket only from its scanned QR code (scanned_qr); scan the customer's ticket.",
+            details={"field": "scanned_qr"},
         )
-    row = await conn.fetchrow(repo.DEVICE, draft.device_id)
-    if row is None or row["store_id"] != device.store_id or row["kind"] != "handheld":
-        raise NotFound("handheld", draft.device_id)
-    return draft.device_id
+    if draft.device_id not in (None, device.device_id):
+        raise Forbidden("A handheld issues only its own tickets.", field="ticket.device_id")
 
 
 async def _check_catalog(conn: asyncpg.Connection, draft: TicketDraft) -> None:
@@ -160,12 +154,16 @@ async def _check_catalog(conn: asyncpg.Connection, draft: TicketDraft) -> None:
             )
 
 
-async def issue(conn: asyncpg.Connection, device: DeviceCaller, cmd: IssueTicket) -> Outcome:
-    """Issue the draft, or answer the existing ticket when the same ticket was already uploaded."""
+async def issue(
+    conn: asyncpg.Connection, device: DeviceCaller, cmd: IssueTicket, uploaded_by: uuid.UUID | None = None
+) -> Outcome:
+    """Issue the draft as ``device`` (the issuing handheld; ``uploaded_by`` is the till that scanned its
+    QR, if any), or answer the existing ticket when the same ticket was already uploaded."""
     draft = cmd.ticket
     if draft.store_id != device.store_id:
         raise NotFound("store", draft.store_id)
-    origin = await _issuing_device(conn, device, draft)
+    _check_issuer(device, draft)
+    origin = device.device_id
     existing = await repo.get(conn, draft.id, for_update=True)
     if existing is not None:
         return await _same_ticket_again(conn, device, existing, draft, origin)
@@ -185,7 +183,7 @@ async def issue(conn: asyncpg.Connection, device: DeviceCaller, cmd: IssueTicket
         issued_at_ms=draft.issued_at_ms,
     )
     try:
-        day = await repo.insert(conn, ticket, cmd.command_id, device.device_id if origin != device.device_id else None)
+        day = await repo.insert(conn, ticket, cmd.command_id, uploaded_by)
     except asyncpg.UniqueViolationError as exc:
         if "number" in (exc.constraint_name or ""):
             raise AppError(
