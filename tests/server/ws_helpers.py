@@ -73,13 +73,13 @@ async def events_until_caught_up(ws: ClientConnection) -> tuple[list[int], int]:
             raise AssertionError(f"unexpected frame during catch-up: {f!r}")
 
 
-async def next_of(ws: ClientConnection, kind: type, timeout: float = 5.0) -> Any:
-    """The next frame of ``kind``, skipping server Pings."""
+async def next_of(ws: ClientConnection, kind: type, timeout: float = 5.0, skip: tuple[type, ...] = (Ping,)) -> Any:
+    """The next frame of ``kind``, skipping server Pings (and whatever else ``skip`` names)."""
     while True:
         f = await frame(ws, timeout)
         if isinstance(f, kind):
             return f
-        if not isinstance(f, Ping):
+        if not isinstance(f, skip):
             raise AssertionError(f"expected {kind.__name__}, got {f!r}")
 
 
