@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from server.auth.controller import AuthController
+from server.catalog.controller import CatalogController
 from server.devices.controller import DeviceController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
 from server.members.controller import MembersController
 from server.payments.controller import PaymentsController
+from server.shifts.controller import ShiftsController
 from server.staff.controller import StaffController
 from server.sync.controller import upload_commands
 from server.tickets.controller import TicketController
@@ -21,6 +23,7 @@ ROUTES: list[Any] = [
     AuthController,
     DeviceController,
     StaffController,
+    CatalogController,
     MembersController,
     LoyaltyController,
     LedgerAdminController,
@@ -29,4 +32,5 @@ ROUTES: list[Any] = [
     TicketController,
     upload_commands,
     stream,
+    ShiftsController,
 ]

@@ -1,0 +1,222 @@
+"""Consolidated checkout and refunds: the wire contract.
+
+A checkout settles N open tickets of one store with M tenders in one go: all tickets paid or none.
+Its ``id`` is made and saved on the till (or handheld, in one-stop mode) before the first attempt,
+and so is every tender's ``id``: a card or wallet tender's id is the payment id the provider is
+asked with, so a retry after a timeout never charges twice. Sending the same checkout id again with
+the same content is a replay and returns the stored result; the same id with different content is
+refused with ``checkout_id_reused`` naming the field.
+
+Amounts are integer fen. Cash may be more than what is due and gives change; every other tender must
+match exactly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+from protocol.money import Minor
+from protocol.tickets import Fen, Ticket
+
+TenderKind = Literal["cash", "card", "wallet", "stored_value", "ecoin", "points"]
+
+CHANGE_GIVING: tuple[str, ...] = ("cash",)
+"""Tenders that may be more than what is due; the difference goes back as change."""
+
+PROVIDER_TENDERS: tuple[str, ...] = ("card", "wallet")
+"""Tenders charged and refunded through the payment provider."""
+
+MEMBER_TENDERS: tuple[str, ...] = ("stored_value", "ecoin", "points")
+"""Tenders spent from (and refunded to) the member's accounts through the ledger."""
+
+CheckoutMode = Literal["till", "one_stop"]
+RefundTo = Literal["drawer", "provider", "member"]
+Qty = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
+Reason = Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class CheckoutCodes:
+    """Stable error codes of checkout and refunds. Never rename one; add new ones."""
+
+    NO_TICKETS = "checkout_has_no_tickets"
+    DUPLICATE_TICKET = "duplicate_ticket_in_checkout"
+    DUPLICATE_TENDER = "duplicate_tender_id"
+    TICKET_ALREADY_IN_CHECKOUT = "ticket_already_in_checkout"
+    TICKET_NOT_OPEN = "ticket_not_open"
+    TICKET_NOT_PAID = "ticket_not_paid"
+    MIXED_MEMBERS = "tickets_of_different_members"
+    MIXED_CURRENCIES = "tickets_of_different_currencies"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    TOTAL_CHANGED = "checkout_total_changed"
+    TENDER_NOT_POSITIVE = "tender_not_positive"
+    TENDER_SHORT = "tenders_short_of_total"
+    TENDER_OVERPAID = "non_cash_tender_overpays"
+    TOO_MANY_CHANGE_TENDERS = "more_than_one_cash_tender"
+    CASH_NOT_NEEDED = "cash_tender_not_needed"
+    TENDER_NEEDS_TOKEN = "tender_needs_token"
+    TENDER_NEEDS_MEMBER = "tender_needs_member"
+    TENDER_NOT_ALLOWED = "tender_not_allowed_here"
+    CHECKOUT_ID_REUSED = "checkout_id_reused"
+    PAYMENT_DECLINED = "payment_declined"
+    PAYMENT_UNKNOWN = "payment_outcome_unknown"
+    NO_OPEN_TICKETS = "no_open_tickets"
+    REFUND_ID_REUSED = "refund_id_reused"
+    REFUND_EMPTY = "refund_has_no_lines"
+    REFUND_LINE_UNKNOWN = "refund_line_unknown"
+    REFUND_QTY_EXCEEDS = "refund_qty_exceeds_sold"
+    REFUND_EXCEEDS_PAID = "refund_exceeds_paid"
+    TICKET_NOT_IN_CHECKOUT = "ticket_not_in_checkout"
+    APPROVAL_REQUIRED = "supervisor_approval_required"
+    APPROVAL_REFUSED = "supervisor_approval_refused"
+
+
+# --- checkout ---------------------------------------------------------------------------------------
+
+
+class TenderRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """One tender as the cashier keyed it.
+
+    ``id`` is made on the device before the first attempt; for card and wallet it is the payment id.
+    ``amount`` is what the tender pays; for cash, what the customer handed over (change is given back).
+    ``token`` is the card terminal's token or the wallet code the customer shows; never a card number.
+    Points, e-coin and stored value amounts are in fen of value; the ledger converts points.
+    """
+
+    id: uuid.UUID
+    kind: TenderKind
+    amount: Minor
+    token: str | None = None
+
+
+class CheckoutRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """Settle these tickets with these tenders, all or nothing.
+
+    ``expected_total`` is the total the station showed the customer; when given, a different server
+    total (a ticket changed meanwhile) is refused rather than charged.
+    """
+
+    id: uuid.UUID
+    ticket_ids: list[uuid.UUID]
+    tenders: list[TenderRequest]
+    member_id: uuid.UUID | None = None
+    currency: str = "CNY"
+    expected_total: Fen | None = None
+
+
+class TenderResult(msgspec.Struct, kw_only=True, frozen=True):
+    """A tender as settled: ``applied`` counts toward the total, ``change`` went back in cash."""
+
+    id: uuid.UUID
+    kind: TenderKind
+    tendered: Fen
+    applied: Fen
+    change: Fen = 0
+    payment_ref: str | None = None  # the provider's reference for card and wallet
+    masked: str | None = None  # e.g. "**** 4242"; never a full card number
+
+
+class CheckoutResult(msgspec.Struct, kw_only=True, frozen=True):
+    """What a settled checkout answers, first time and on every replay."""
+
+    id: uuid.UUID
+    store_id: uuid.UUID
+    mode: CheckoutMode
+    ticket_ids: list[uuid.UUID]
+    ticket_numbers: list[str]
+    total: Fen
+    tendered: Fen
+    change: Fen
+    currency: str
+    tenders: list[TenderResult]
+    member_id: uuid.UUID | None = None
+    points_earned: int = 0
+    receipt_text: str = ""
+    receipt_qr: str = ""
+    settled_at_ms: int = 0
+    replayed: bool = False
+
+
+class CustomerTickets(msgspec.Struct, kw_only=True, frozen=True):
+    """Every open ticket of one customer in the store, found from one scanned ticket or member code."""
+
+    member_id: uuid.UUID | None
+    tickets: list[Ticket]
+    total: Fen
+    currency: str = "CNY"
+
+
+class OneStopRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """One-stop mode: a handheld settles its own ticket with card or wallet, no till involved."""
+
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    tender: TenderRequest
+    expected_total: Fen | None = None
+
+
+# --- refunds ----------------------------------------------------------------------------------------
+
+
+class RefundLineRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """Return ``qty`` units of one ticket line."""
+
+    ticket_id: uuid.UUID
+    line_no: Annotated[int, msgspec.Meta(ge=1)]
+    qty: Qty
+
+
+class SupervisorApproval(msgspec.Struct, kw_only=True, frozen=True):
+    """A supervisor's own sign-in, entered at the till for this refund only."""
+
+    staff_code: str
+    pin: str
+
+
+class RefundRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """Refund whole tickets (``ticket_ids``) and/or chosen lines of a settled checkout.
+
+    ``id`` is made on the till before the first attempt; retries are replays. Money goes back to the
+    original tenders; member movements are reversed as new entries.
+    """
+
+    id: uuid.UUID
+    checkout_id: uuid.UUID
+    ticket_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
+    lines: list[RefundLineRequest] = msgspec.field(default_factory=list)
+    reason: Reason = ""
+    approval: SupervisorApproval | None = None
+
+
+class RefundLineResult(msgspec.Struct, kw_only=True, frozen=True):
+    ticket_id: uuid.UUID
+    line_no: int
+    qty: int
+    amount: Fen
+
+
+class RefundTenderResult(msgspec.Struct, kw_only=True, frozen=True):
+    """How much of one original tender goes back, and where: the drawer, the provider or the member."""
+
+    tender_id: uuid.UUID
+    kind: TenderKind
+    amount: Fen
+    to: RefundTo
+    refund_ref: str | None = None
+
+
+class RefundResult(msgspec.Struct, kw_only=True, frozen=True):
+    id: uuid.UUID
+    checkout_id: uuid.UUID
+    store_id: uuid.UUID
+    amount: Fen
+    currency: str
+    lines: list[RefundLineResult]
+    tenders: list[RefundTenderResult]
+    approved_by: uuid.UUID | None = None
+    points_reversed: int = 0
+    receipt_text: str = ""
+    refunded_at_ms: int = 0
+    replayed: bool = False

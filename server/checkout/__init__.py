@@ -1,0 +1,1 @@
+"""Consolidated checkout (many tickets, split tender, all or nothing), one-stop mode and refunds."""
