@@ -28,7 +28,6 @@ from protocol.tickets import (
     ReleaseTicket,
     VoidTicket,
 )
-from server import events
 from server.auth.guards import DeviceCaller
 from server.errors import AppError, Unauthenticated
 from server.sync import repository as repo
@@ -88,24 +87,55 @@ async def apply_commands(
         )
     results: list[CommandResult] = []
     for start in range(0, len(commands), CHUNK):
-        async with conn.transaction():
-            await events.lock_store(conn, device.store_id)
-            if await conn.fetchval(repo.DEVICE_STATE, device.device_id) != "active":
-                raise Unauthenticated(
-                    "This device has been revoked; ask a manager to enroll it again.", Codes.DEVICE_REVOKED
-                )
-            for cmd in commands[start : start + CHUNK]:
-                results.append(await apply_one(conn, device, cmd))
+        chunk = commands[start : start + CHUNK]
+        try:
+            async with conn.transaction():
+                await _begin(conn, device)
+                chunk_results = [await apply_one(conn, device, cmd) for cmd in chunk]
+        except _Redo:
+            # A database error inside one command spoils the whole transaction: redo the chunk with a
+            # savepoint around each command, so only that command fails.
+            async with conn.transaction():
+                await _begin(conn, device)
+                chunk_results = [await apply_one(conn, device, cmd, guarded=True) for cmd in chunk]
+        results.extend(chunk_results)
     return results, int(await conn.fetchval(repo.LAST_SEQ, device.device_id))
 
 
-async def apply_one(conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand) -> CommandResult:
+class _Redo(Exception):
+    """A database error on the fast path (no savepoints)."""
+
+
+async def _begin(conn: asyncpg.Connection, device: DeviceCaller) -> None:
+    """Take the store's event-log lock (first, see ``server.events``) and re-check the device."""
+    if await conn.fetchval(repo.LOCK_STORE_AND_CHECK_DEVICE, device.store_id, device.device_id) != "active":
+        raise Unauthenticated("This device has been revoked; ask a manager to enroll it again.", Codes.DEVICE_REVOKED)
+
+
+async def apply_one(
+    conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, *, guarded: bool = False
+) -> CommandResult:
     """Apply one command inside the caller's transaction (which holds the store lock).
+
+    Handlers check everything before they write, so a refused command has written nothing and its
+    refusal is recorded in the same transaction. Unguarded, a database error raises ``_Redo``; guarded,
+    the command runs in a savepoint and such an error refuses only it (not stored, so a resend may
+    apply it).
 
     A ticket a till scanned from the customer's QR (``IssueTicket.scanned_qr``) is verified against the
     issuing handheld's enrolled key and then applied as that handheld's own command: same command id,
     the handheld's sequence number, so the handheld's later upload of it is a replay.
     """
+    try:
+        return await _apply(conn, device, cmd, guarded)
+    except asyncpg.PostgresError as exc:
+        if not guarded:
+            raise _Redo from exc
+        log.warning("command %s failed: %s", cmd.command_id, exc)
+        return refused(cmd, CommandCodes.FAILED, "The server could not apply this command now; it will be retried.")
+
+
+async def _apply(conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, guarded: bool) -> CommandResult:
     uploaded_by: uuid.UUID | None = None
     if isinstance(cmd, IssueTicket) and cmd.scanned_qr is not None:
         try:
@@ -125,27 +155,33 @@ async def apply_one(conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyComm
             device_seq=cmd.device_seq,
             command_id=str(row["command_id"]),
         )
+    savepoint = conn.transaction() if guarded else None
+    if savepoint is not None:
+        await savepoint.start()
     try:
-        async with conn.transaction():
-            if isinstance(cmd, IssueTicket):
-                outcome = await tickets.issue(conn, device, cmd, uploaded_by=uploaded_by)
-            else:
-                outcome = await HANDLERS[type(cmd)](conn, device, cmd)
-            result = CommandResult(
-                command_id=cmd.command_id,
-                status="replayed" if outcome.replayed else "applied",
-                ticket=outcome.ticket,
-                position=outcome.position,
-            )
-            await _record(conn, device, cmd, text, digest, result)
+        if isinstance(cmd, IssueTicket):
+            outcome = await tickets.issue(conn, device, cmd, uploaded_by=uploaded_by)
+        else:
+            outcome = await HANDLERS[type(cmd)](conn, device, cmd)
+        result = CommandResult(
+            command_id=cmd.command_id,
+            status="replayed" if outcome.replayed else "applied",
+            ticket=outcome.ticket,
+            position=outcome.position,
+        )
+        await _record(conn, device, cmd, text, digest, result)
     except AppError as exc:
+        if savepoint is not None:
+            await savepoint.rollback()
+            savepoint = None
         result = CommandResult(command_id=cmd.command_id, status="rejected", error=exc.body())
-        async with conn.transaction():
-            await _record(conn, device, cmd, text, digest, result)
-    except asyncpg.PostgresError as exc:
-        # Not the command's fault (e.g. a deadlock): not stored, so sending it again may apply it.
-        log.warning("command %s failed: %s", cmd.command_id, exc)
-        return refused(cmd, CommandCodes.FAILED, "The server could not apply this command now; it will be retried.")
+        await _record(conn, device, cmd, text, digest, result)
+    except BaseException:
+        if savepoint is not None:
+            await savepoint.rollback()
+        raise
+    if savepoint is not None:
+        await savepoint.commit()
     return result
 
 

@@ -25,7 +25,8 @@ FROM ticket_line WHERE ticket_id = ANY($1::uuid[]) ORDER BY ticket_id, line_no
 """
 
 STORE_AND_COUNTER = """
-SELECT s.currency, c.store_id AS counter_store_id
+SELECT s.currency, c.store_id AS counter_store_id,
+       EXISTS (SELECT 1 FROM ticket WHERE store_id = $1 AND number = $3) AS number_taken
 FROM store s LEFT JOIN counter c ON c.id = $2 WHERE s.id = $1
 """
 DEVICE = "SELECT store_id, kind, state, public_key FROM device WHERE id = $1"

@@ -119,7 +119,7 @@ def _check_issuer(device: DeviceCaller, draft: TicketDraft) -> None:
 
 
 async def _check_catalog(conn: asyncpg.Connection, draft: TicketDraft) -> None:
-    store = await conn.fetchrow(repo.STORE_AND_COUNTER, draft.store_id, draft.counter_id)
+    store = await conn.fetchrow(repo.STORE_AND_COUNTER, draft.store_id, draft.counter_id, draft.number)
     if store is None:
         raise NotFound("store", draft.store_id)
     if draft.currency != store["currency"].strip():
@@ -130,6 +130,8 @@ async def _check_catalog(conn: asyncpg.Connection, draft: TicketDraft) -> None:
         )
     if store["counter_store_id"] != draft.store_id:
         raise NotFound("counter", draft.counter_id)
+    if store["number_taken"]:  # checked before writing (the store lock is held, so no race)
+        raise _number_taken(draft.number)
     products = {r["id"]: r for r in await conn.fetch(repo.PRODUCTS, [ln.product_id for ln in draft.lines])}
     for line in draft.lines:
         p = products.get(line.product_id)
@@ -186,16 +188,20 @@ async def issue(
         day = await repo.insert(conn, ticket, cmd.command_id, uploaded_by)
     except asyncpg.UniqueViolationError as exc:
         if "number" in (exc.constraint_name or ""):
-            raise AppError(
-                TicketCodes.NUMBER_TAKEN,
-                f"Ticket number {draft.number} is already used in this store; number tickets per device.",
-                status=409,
-                details={"number": draft.number},
-            ) from None
+            raise _number_taken(draft.number) from None
         raise
     ticket = msgspec.structs.replace(ticket, business_day=day)
     position = await events.append(conn, device.store_id, "ticket_issued", ticket)
     return Outcome(ticket, position)
+
+
+def _number_taken(number: str) -> AppError:
+    return AppError(
+        TicketCodes.NUMBER_TAKEN,
+        f"Ticket number {number} is already used in this store; number tickets per device.",
+        status=409,
+        details={"number": number},
+    )
 
 
 async def _same_ticket_again(

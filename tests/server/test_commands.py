@@ -270,3 +270,38 @@ async def test_commands_need_an_active_device_of_the_store(
     assert r.status_code == 400
     assert r.json()["code"] == "validation_failed"
     assert await conn.fetchval("SELECT count(*) FROM applied_command") == 0
+
+
+async def test_a_database_failure_in_one_command_fails_only_that_command(
+    client: AsyncTestClient[Any], conn: asyncpg.Connection, shop: dict[str, Any]
+) -> None:
+    cat: Catalog = shop["cat"]
+    # A fault we can aim: the database refuses a line named "boom" (as a broken disk or bug would).
+    await conn.execute(
+        """
+        CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.name = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER boom BEFORE INSERT ON ticket_line FOR EACH ROW EXECUTE FUNCTION boom();
+        """
+    )
+    bad = draft(cat)
+    bad = msgspec.structs.replace(bad, lines=[msgspec.structs.replace(bad.lines[0], name="boom"), *bad.lines[1:]])
+    taken = draft(cat, number="SH01-C-APL-H1-424242")
+    commands = [
+        issue(draft(cat), 1),
+        issue(bad, 2),
+        issue(draft(cat), 3),
+        issue(taken, 4),
+        issue(draft(cat, number=taken.number), 5),
+    ]
+    batch = await upload(client, shop["hh_token"], commands)
+    assert [r.status for r in batch.results] == ["applied", "rejected", "applied", "applied", "rejected"]
+    assert batch.results[1].error is not None
+    assert batch.results[1].error.code == CommandCodes.FAILED
+    assert batch.results[4].error is not None
+    assert batch.results[4].error.code == TicketCodes.NUMBER_TAKEN
+    assert [r.position for r in batch.results if r.status == "applied"] == [1, 2, 3]  # no gap from the failure
+    # The failed command was not stored: once the fault is gone, sending it again applies it.
+    await conn.execute("DROP TRIGGER boom ON ticket_line")
+    (again,) = (await upload(client, shop["hh_token"], [commands[1]])).results
+    assert again.status == "applied"
