@@ -19,6 +19,7 @@ WITH cmd AS (
 INSERT INTO device_sync (device_id, last_applied_seq) VALUES ($2, $4)
 ON CONFLICT (device_id) DO UPDATE
 SET last_applied_seq = GREATEST(device_sync.last_applied_seq, EXCLUDED.last_applied_seq), updated_at = now()
+RETURNING last_applied_seq
 """
 
 LAST_SEQ = "SELECT coalesce((SELECT last_applied_seq FROM device_sync WHERE device_id = $1), 0)"

@@ -212,7 +212,7 @@ def _again(row: asyncpg.Record, device: DeviceCaller, cmd: AnyCommand, text: str
 async def _record(
     conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, text: str, digest: bytes, result: CommandResult
 ) -> None:
-    await conn.execute(
+    await conn.fetchval(
         repo.STORE,
         cmd.command_id,
         device.device_id,

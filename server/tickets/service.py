@@ -118,37 +118,35 @@ def _check_issuer(device: DeviceCaller, draft: TicketDraft) -> None:
         raise Forbidden("A handheld issues only its own tickets.", field="ticket.device_id")
 
 
-async def _check_catalog(conn: asyncpg.Connection, draft: TicketDraft) -> None:
-    store = await conn.fetchrow(repo.STORE_AND_COUNTER, draft.store_id, draft.counter_id, draft.number)
-    if store is None:
-        raise NotFound("store", draft.store_id)
-    if draft.currency != store["currency"].strip():
+def _check_catalog(ctx: asyncpg.Record, draft: TicketDraft) -> None:
+    if draft.currency != ctx["currency"].strip():
         raise AppError(
             TicketCodes.CURRENCY_MISMATCH,
-            f"This store sells in {store['currency']}, not {draft.currency}.",
-            details={"currency": draft.currency, "store_currency": store["currency"]},
+            f"This store sells in {ctx['currency']}, not {draft.currency}.",
+            details={"currency": draft.currency, "store_currency": ctx["currency"]},
         )
-    if store["counter_store_id"] != draft.store_id:
+    if ctx["counter_store_id"] != draft.store_id:
         raise NotFound("counter", draft.counter_id)
-    if store["number_taken"]:  # checked before writing (the store lock is held, so no race)
+    if ctx["number_taken"]:  # checked before writing (the store lock is held, so no race)
         raise _number_taken(draft.number)
-    products = {r["id"]: r for r in await conn.fetch(repo.PRODUCTS, [ln.product_id for ln in draft.lines])}
+    products = {uuid.UUID(p[0]): p for p in json.loads(ctx["products"])}
+    store, counter = str(draft.store_id), str(draft.counter_id)
     for line in draft.lines:
         p = products.get(line.product_id)
-        if p is None or p["store_id"] != draft.store_id:
+        if p is None or p[1] != store:
             raise AppError(
                 TicketCodes.PRODUCT_MISMATCH,
                 f"Line {line.line_no}: the product is not sold in this store; refresh the catalog.",
                 status=404,
                 details={"line_no": line.line_no, "field": "product_id"},
             )
-        if p["sku"] != line.sku:
+        if p[2] != line.sku:
             raise AppError(
                 TicketCodes.PRODUCT_MISMATCH,
-                f"Line {line.line_no}: SKU {line.sku} does not match the product ({p['sku']}); refresh the catalog.",
+                f"Line {line.line_no}: SKU {line.sku} does not match the product ({p[2]}); refresh the catalog.",
                 details={"line_no": line.line_no, "field": "sku"},
             )
-        if p["counter_id"] != draft.counter_id:
+        if p[3] != counter:
             raise AppError(
                 TicketCodes.PRODUCT_MISMATCH,
                 f"Line {line.line_no}: {line.sku} belongs to another counter; issue it on that counter's ticket.",
@@ -166,11 +164,22 @@ async def issue(
         raise NotFound("store", draft.store_id)
     _check_issuer(device, draft)
     origin = device.device_id
-    existing = await repo.get(conn, draft.id, for_update=True)
-    if existing is not None:
-        return await _same_ticket_again(conn, device, existing, draft, origin)
+    ctx = await conn.fetchrow(
+        repo.ISSUE_CONTEXT,
+        draft.store_id,
+        draft.counter_id,
+        draft.number,
+        draft.id,
+        [ln.product_id for ln in draft.lines],
+    )
+    if ctx is None:
+        raise NotFound("store", draft.store_id)
+    if ctx["ticket_exists"]:
+        existing = await repo.get(conn, draft.id, for_update=True)
+        if existing is not None:
+            return await _same_ticket_again(conn, device, existing, draft, origin)
     check_totals(draft)
-    await _check_catalog(conn, draft)
+    _check_catalog(ctx, draft)
     ticket = Ticket(
         id=draft.id,
         store_id=draft.store_id,
