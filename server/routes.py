@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.auth.controller import AuthController
+from server.checkout.controller import CheckoutController, OneStopController, RefundController
 from server.devices.controller import DeviceController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
@@ -29,4 +30,7 @@ ROUTES: list[Any] = [
     TicketController,
     upload_commands,
     stream,
+    CheckoutController,
+    RefundController,
+    OneStopController,
 ]
