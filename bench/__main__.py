@@ -12,7 +12,9 @@ import traceback
 from bench.common import Result, print_table
 
 # Module name in bench/ -> what it measures. Each module has ``run() -> Result``.
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "catalog_load": "100,000 catalog items into a handheld's local store",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

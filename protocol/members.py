@@ -62,6 +62,15 @@ class MemberNew(msgspec.Struct, kw_only=True, frozen=True):
     cards: list[CardNumber] = msgspec.field(default_factory=list)
 
 
+class MemberLookup(msgspec.Struct, kw_only=True, frozen=True):
+    """What the customer presents: one of phone, card number or member code (sent in a body, never in
+    the address, so it does not land in access logs)."""
+
+    phone: str | None = None
+    card: str | None = None
+    code: str | None = None
+
+
 class MemberUpdate(msgspec.Struct, kw_only=True, frozen=True):
     """Change a member's profile; fields left out stay as they are."""
 

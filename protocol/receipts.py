@@ -141,7 +141,7 @@ def verify_receipt(
 
 
 def _split(text: str) -> tuple[bytes, bytes]:
-    text = text.strip()
+    text = text.lstrip().rstrip("\r\n")  # a trailing space can be base45 data
     if not text.startswith("FTR"):
         raise ReceiptInvalid("not_a_receipt", "This code is not a floorticket receipt.")
     if not text.startswith(PREFIX):

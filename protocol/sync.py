@@ -60,6 +60,11 @@ client_frames: Frames[ClientFrame] = Frames(ClientFrame)
 FATAL_CODES = frozenset({Codes.UNAUTHENTICATED, Codes.DEVICE_REVOKED, Codes.UNSUPPORTED_VERSION})
 """Error codes after which reconnecting cannot help: a person has to act."""
 
+FATAL_CLOSE_CODES = frozenset({4001, 4002})
+"""Websocket close codes with the same meaning (device not enrolled or revoked; protocol too old)."""
+
+FRAME_TOO_LARGE = "frame_too_large"
+
 
 class SyncCodes:
     """Stable codes the sync core itself reports."""
@@ -147,7 +152,7 @@ class SyncClient:
         outbox: Iterable[AnyCommand] = (),
         dead_letters: Iterable[DeadLetter] = (),
         next_seq: int = 1,
-        batch_size: int = 200,
+        batch_size: int = 100,
         window: int = 1000,
         ack_every: int = 100,
         app_version: str = "",
@@ -304,7 +309,7 @@ class SyncClient:
             case CaughtUp():
                 self._caught_up(frame.position)
             case Error():
-                self._error(frame.error)
+                self._error(frame.error, frame.in_reply_to)
             case Ping():
                 self._send(Pong(nonce=frame.nonce))
             case Pong():
@@ -367,13 +372,27 @@ class SyncClient:
         self.phase = Phase.LIVE
         self._ack()
 
-    def _error(self, error: ErrorBody) -> None:
+    def _error(self, error: ErrorBody, in_reply_to: str | None) -> None:
         if error.code in FATAL_CODES:
-            self.phase = Phase.STOPPED
-            self._in_flight.clear()
-            self._out.append(Fatal(error))
-        else:
-            self._out.append(Problem(error))
+            self.stop(error)
+            return
+        self._out.append(Problem(error))
+        if in_reply_to == "submit":
+            # The whole Submit was refused before any command was applied, and we cannot tell which
+            # one it was: send everything in flight again (ids make that harmless), smaller if too big,
+            # otherwise on a fresh connection after the driver's backoff.
+            if error.code == FRAME_TOO_LARGE and self.batch_size > 1:
+                self.batch_size = max(1, self.batch_size // 2)
+                self._in_flight.clear()
+                self._pump()
+            else:
+                self._reconnect(error)
+
+    def stop(self, error: ErrorBody) -> None:
+        """Stop syncing until ``resume``: the server refused the device itself."""
+        self.phase = Phase.STOPPED
+        self._in_flight.clear()
+        self._out.append(Fatal(error))
 
     def _gap(self, seen: int) -> None:
         self._reconnect(

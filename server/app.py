@@ -15,6 +15,7 @@ from server.ledger.schedule import ledger_jobs_lifespan
 from server.payments.reconciler import reconciler_lifespan
 from server.routes import ROUTES
 from server.settings import Settings
+from server.strict_body import strict_body
 from server.tickets.expiry import expiry_lifespan
 from server.ws.hub import stream_lifespan
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Lite
             "device": Provide(provide_device),
         },
         guards=[access_guard],
+        before_request=strict_body,
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(
             title="floorticket",

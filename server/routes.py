@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.auth.controller import AuthController
+from server.catalog.controller import CatalogController
 from server.checkout.controller import CheckoutController, OneStopController, RefundController
 from server.devices.controller import DeviceController
 from server.health.controller import health
@@ -12,6 +13,7 @@ from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
 from server.members.controller import MembersController
 from server.payments.controller import PaymentsController
+from server.shifts.controller import ShiftsController
 from server.staff.controller import StaffController
 from server.sync.controller import upload_commands
 from server.tickets.controller import TicketController
@@ -30,6 +32,8 @@ ROUTES: list[Any] = [
     TicketController,
     upload_commands,
     stream,
+    CatalogController,
+    ShiftsController,
     CheckoutController,
     RefundController,
     OneStopController,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from client_common.i18n import translator
 from client_common.presenters.observable import Observable
 from client_common.presenters.ports import Refused, Unreachable
+from client_common.scan import clean_scan
 from handheld_app.presenters.ports import MemberCard, Members
-from handheld_app.presenters.product_search import clean_scan
 
 translator.add(
     {

@@ -14,8 +14,8 @@ from client_common.i18n import translator
 from client_common.money_text import fmt
 from client_common.presenters.observable import Observable
 from client_common.presenters.ports import StaffSession
+from client_common.scan import clean_scan
 from handheld_app.presenters.ports import LocalTicket, ReceiptVerifier, TicketBook
-from handheld_app.presenters.product_search import clean_scan
 
 translator.add(
     {

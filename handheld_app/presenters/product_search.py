@@ -8,6 +8,7 @@ from collections.abc import Callable
 from client_common.i18n import translator
 from client_common.money_text import fmt
 from client_common.presenters.observable import Observable
+from client_common.scan import clean_scan
 from handheld_app.presenters.ports import Catalog, CatalogItem
 
 RESULT_LIMIT = 30
@@ -28,11 +29,6 @@ translator.add(
         },
     }
 )
-
-
-def clean_scan(text: str) -> str:
-    """Drop what scanners add around a code (CR/LF, tabs, stray spaces)."""
-    return "".join(ch for ch in text if ch.isprintable()).strip()
 
 
 def matches(item: CatalogItem, text: str) -> bool:

@@ -19,7 +19,7 @@ import msgspec
 from protocol.tickets import Ticket, TicketEvent
 
 CHANNEL = "ft_events"
-"""NOTIFY channel; the payload is ``<store_id>:<position>`` and is only a nudge."""
+"""NOTIFY channel; the payload is the store id and is only a nudge to read the log."""
 
 LOCK_STORE = """
 INSERT INTO event_counter (store_id) VALUES ($1)
@@ -27,16 +27,18 @@ ON CONFLICT (store_id) DO UPDATE SET last_position = event_counter.last_position
 RETURNING last_position
 """
 
-NEXT_POSITION = """
-UPDATE event_counter SET last_position = last_position + 1 WHERE store_id = $1 RETURNING last_position
+# One round trip: take the next position, write the event, nudge listeners. NOTIFY carries only the
+# store id, so PostgreSQL folds the nudges of one transaction into one (identical payloads collapse).
+APPEND = """
+WITH next AS (
+    UPDATE event_counter SET last_position = last_position + 1 WHERE store_id = $1 RETURNING last_position
+), ins AS (
+    INSERT INTO event_log (store_id, position, kind, ticket_id, payload, at)
+    SELECT $1, last_position, $2, $3, $4::text::jsonb, to_timestamp($5 / 1000.0) FROM next
+    RETURNING position
+)
+SELECT position, pg_notify($6, $1::text) FROM ins
 """
-
-INSERT_EVENT = """
-INSERT INTO event_log (store_id, position, kind, ticket_id, payload, at)
-VALUES ($1, $2, $3, $4, $5::text::jsonb, to_timestamp($6 / 1000.0))
-"""
-
-NOTIFY = "SELECT pg_notify($1, $2)"
 
 READ_AFTER = """
 SELECT position, kind, payload::text AS payload, (extract(epoch FROM at) * 1000)::bigint AS at_ms
@@ -62,15 +64,14 @@ async def append(conn: asyncpg.Connection, store_id: uuid.UUID, kind: str, ticke
     """Append one event in the caller's transaction and return its position."""
     if not conn.is_in_transaction():
         raise RuntimeError("events.append must run inside the transaction that makes the change")
-    position = int(await conn.fetchval(NEXT_POSITION, store_id) or 0)
-    if position == 0:  # first event of this store
-        await conn.fetchval(LOCK_STORE, store_id)
-        position = int(await conn.fetchval(NEXT_POSITION, store_id))
     at_ms = time.time_ns() // 1_000_000
-    await conn.execute(INSERT_EVENT, store_id, position, kind, ticket.id, _enc.encode(ticket).decode(), at_ms)
-    # Delivered at commit, only if the transaction commits; readers then read the log.
-    await conn.execute(NOTIFY, CHANNEL, f"{store_id}:{position}")
-    return position
+    payload = _enc.encode(ticket).decode()
+    # The nudge is delivered at commit, only if the transaction commits; readers then read the log.
+    position = await conn.fetchval(APPEND, store_id, kind, ticket.id, payload, at_ms, CHANNEL)
+    if position is None:  # the store's first event: create its counter row, then append
+        await conn.fetchval(LOCK_STORE, store_id)
+        position = await conn.fetchval(APPEND, store_id, kind, ticket.id, payload, at_ms, CHANNEL)
+    return int(position)
 
 
 async def read_after(

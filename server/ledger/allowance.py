@@ -15,7 +15,7 @@ import asyncpg
 
 from protocol.members import Allowance, AllowanceGrant, AllowanceSpend, MemberCodes
 from server.errors import Conflict, NotFound
-from server.ledger.posting import KIND_WORDS, begin_movement, derived_id, finish_movement
+from server.ledger.posting import KIND_WORDS, atomic, begin_movement, derived_id, finish_movement
 from server.ledger.service import close_hold, hold, locked_hold, take_from_hold
 
 
@@ -38,6 +38,7 @@ async def _mine(conn: asyncpg.Connection, allowance_id: uuid.UUID, device_id: uu
     return row
 
 
+@atomic
 async def grant(
     conn: asyncpg.Connection, *, store_id: uuid.UUID, device_id: uuid.UUID, request: AllowanceGrant
 ) -> Allowance:
@@ -56,6 +57,7 @@ async def grant(
     return _view(await _mine(conn, request.allowance_id, device_id))
 
 
+@atomic
 async def spend(
     conn: asyncpg.Connection, *, allowance_id: uuid.UUID, device_id: uuid.UUID, request: AllowanceSpend
 ) -> Allowance:
@@ -92,6 +94,7 @@ async def spend(
     return _view(row)
 
 
+@atomic
 async def give_back(conn: asyncpg.Connection, *, allowance_id: uuid.UUID, device_id: uuid.UUID) -> Allowance:
     """Return the unused part to the member. Repeating it is harmless."""
     row = await _mine(conn, allowance_id, device_id)

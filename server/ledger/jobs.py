@@ -14,13 +14,14 @@ import asyncpg
 from protocol.ids import new_id
 from protocol.members import ExpiryResult, InvariantReport
 from server.ledger import repository as sql
-from server.ledger.posting import begin_movement, finish_movement, post, system_account
+from server.ledger.posting import atomic, begin_movement, finish_movement, post, system_account
 from server.ledger.service import release
 
 ALLOWANCE_GRACE = timedelta(hours=24)
 """An offline allowance outlives its expiry by this much, so spends made before expiry can still sync."""
 
 
+@atomic
 async def expire_ecoin(conn: asyncpg.Connection, *, now: datetime | None = None, batch: int = 500) -> ExpiryResult:
     """Post an expiry movement for every e-coin lot past its date with something left. Call inside a
     transaction; running it again changes nothing."""
@@ -52,6 +53,7 @@ async def expire_ecoin(conn: asyncpg.Connection, *, now: datetime | None = None,
     return ExpiryResult(lots_expired=count, amount=total)
 
 
+@atomic
 async def release_expired_holds(conn: asyncpg.Connection, *, now: datetime | None = None, batch: int = 500) -> int:
     """Release holds left open past their expiry (a till that never came back). Returns how many."""
     now = now or datetime.now(UTC)

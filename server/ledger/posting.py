@@ -10,11 +10,12 @@ never negative; system balances are computed from entries only, so no hot row se
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 import msgspec
@@ -25,6 +26,9 @@ from protocol.members import MemberCodes
 from server.errors import AppError, Conflict, NotFound
 from server.ledger import repository as sql
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 KINDS = ("points", "e_coin", "stored_value")
 KIND_WORDS = {"points": "points", "e_coin": "e-coin", "stored_value": "stored value"}
 _NS = uuid.UUID("6f0b1f3e-9a53-4c8e-8d0f-7b3a52c1e001")
@@ -33,6 +37,20 @@ _NS = uuid.UUID("6f0b1f3e-9a53-4c8e-8d0f-7b3a52c1e001")
 def derived_id(parent: uuid.UUID, label: str) -> uuid.UUID:
     """A stable id for a movement that follows from another (a hold's capture, a purchase's bonus)."""
     return uuid.uuid5(_NS, f"{parent}:{label}")
+
+
+def atomic(
+    fn: Callable[Concatenate[asyncpg.Connection, P], Awaitable[R]],
+) -> Callable[Concatenate[asyncpg.Connection, P], Awaitable[R]]:
+    """Run a ledger operation in its own savepoint inside the caller's transaction: if it is refused
+    (say insufficient_balance) and the caller catches that and carries on, nothing of it remains."""
+
+    @functools.wraps(fn)
+    async def wrapper(conn: asyncpg.Connection, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        async with conn.transaction():
+            return await fn(conn, *args, **kwargs)
+
+    return wrapper
 
 
 def _plain(value: Any) -> Any:

@@ -28,6 +28,7 @@ from server.ledger import repository as sql
 from server.ledger.posting import (
     KIND_WORDS,
     KINDS,
+    atomic,
     begin_movement,
     derived_id,
     finish_movement,
@@ -49,6 +50,7 @@ def _kind(kind: str) -> str:
     return kind
 
 
+@atomic
 async def top_up(
     conn: asyncpg.Connection,
     *,
@@ -102,6 +104,7 @@ def _hold_result(row: asyncpg.Record) -> HoldResult:
     )
 
 
+@atomic
 async def hold(
     conn: asyncpg.Connection,
     *,
@@ -241,6 +244,7 @@ async def take_from_hold(
     await post(conn, movement_id, [(row["held_account_id"], -amount, True), (tender, amount, False)])
 
 
+@atomic
 async def capture(
     conn: asyncpg.Connection,
     hold_id: uuid.UUID,
@@ -283,6 +287,7 @@ async def capture(
     return _hold_result(await locked_hold(conn, hold_id))
 
 
+@atomic
 async def release(conn: asyncpg.Connection, hold_id: uuid.UUID) -> HoldResult:
     """Give a hold back to the member's available balance (checkout aborted). Repeating it is harmless;
     releasing a captured hold is refused (refund it instead)."""
@@ -295,6 +300,7 @@ async def release(conn: asyncpg.Connection, hold_id: uuid.UUID) -> HoldResult:
     return _hold_result(await locked_hold(conn, hold_id))
 
 
+@atomic
 async def refund_tender(
     conn: asyncpg.Connection, *, movement_id: uuid.UUID, hold_id: uuid.UUID, amount: int
 ) -> HoldResult:

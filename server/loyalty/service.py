@@ -19,6 +19,7 @@ from protocol.members import EarningResult, MemberCodes, PurchaseLine, RefundRes
 from server.errors import AppError, Conflict
 from server.ledger import repository as ledger_sql
 from server.ledger.posting import (
+    atomic,
     begin_movement,
     derived_id,
     finish_movement,
@@ -65,6 +66,7 @@ async def recompute_tier(conn: asyncpg.Connection, member_id: uuid.UUID, *, now:
     return code
 
 
+@atomic
 async def recompute_all_tiers(conn: asyncpg.Connection, *, now: datetime | None = None) -> int:
     """Recompute every member with a tier or recent spend (spend falling out of the window, tier
     definitions changed). Returns how many members changed tier."""
@@ -126,6 +128,7 @@ async def _bonuses(
     return issued
 
 
+@atomic
 async def post_earning(
     conn: asyncpg.Connection,
     *,
@@ -194,6 +197,7 @@ async def post_earning(
     return result
 
 
+@atomic
 async def reverse_for_refund(
     conn: asyncpg.Connection,
     *,
@@ -265,6 +269,7 @@ async def attach_days(conn: asyncpg.Connection, store_id: uuid.UUID) -> int:
     return DEFAULT_ATTACH_DAYS if value is None else int(value)
 
 
+@atomic
 async def attach_purchase(
     conn: asyncpg.Connection,
     *,

@@ -16,6 +16,7 @@ from protocol.members import (
     CardNew,
     EarningResult,
     Member,
+    MemberLookup,
     MemberNew,
     MemberUpdate,
     MergeRequest,
@@ -63,17 +64,9 @@ class MembersController(Controller):
     ) -> list[Member]:
         return await service.list_members(conn, caller.store_id, after=after, limit=limit)
 
-    @get("/lookup", operation_id="find_member", opt={"roles": FLOOR})
-    async def lookup(
-        self,
-        conn: Conn,
-        caller: CallerDep,
-        phone: FromQuery[str | None] = None,
-        card: FromQuery[str | None] = None,
-        code: FromQuery[str | None] = None,
-    ) -> Member:
-        async with conn.transaction():
-            return await service.find_member(conn, caller.store_id, phone=phone, card=card, code=code)
+    @post("/lookup", operation_id="find_member", opt={"roles": FLOOR}, status_code=200)
+    async def lookup(self, conn: Conn, caller: CallerDep, data: JSONBody[MemberLookup]) -> Member:
+        return await service.find_member(conn, caller.store_id, phone=data.phone, card=data.card, code=data.code)
 
     @get("/{member_id:uuid}", operation_id="get_member", opt={"roles": FLOOR})
     async def get_member(self, conn: Conn, caller: CallerDep, member_id: FromPath[uuid.UUID]) -> Member:

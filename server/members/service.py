@@ -20,6 +20,7 @@ from server.errors import AppError, Conflict, NotFound
 from server.ledger import repository as ledger_sql
 from server.ledger.audit import audit
 from server.ledger.posting import (
+    atomic,
     begin_movement,
     finish_movement,
     member_account_exact,
@@ -95,6 +96,7 @@ async def _add_card(conn: asyncpg.Connection, member_id: uuid.UUID, number: str,
         )
 
 
+@atomic
 async def enrol(
     conn: asyncpg.Connection,
     *,
@@ -147,6 +149,7 @@ async def get(
     return await _view(conn, found)
 
 
+@atomic
 async def find_member(
     conn: asyncpg.Connection,
     store_id: uuid.UUID,
@@ -185,6 +188,7 @@ async def list_members(
     return [await _view(conn, r) for r in rows]
 
 
+@atomic
 async def update(
     conn: asyncpg.Connection,
     store_id: uuid.UUID,
@@ -236,6 +240,7 @@ async def update(
     return await get(conn, store_id, member_id, chain_wide=chain_wide)
 
 
+@atomic
 async def add_card(
     conn: asyncpg.Connection,
     store_id: uuid.UUID,
@@ -250,6 +255,7 @@ async def add_card(
     return await get(conn, store_id, member, chain_wide=chain_wide)
 
 
+@atomic
 async def merge(
     conn: asyncpg.Connection,
     store_id: uuid.UUID,

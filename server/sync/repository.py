@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+# The earlier command with this id, or else the command holding this device's sequence number.
 FIND = """
-SELECT device_id, device_seq, content_hash, content::text AS content, status, result::text AS result
-FROM applied_command WHERE command_id = $1
+SELECT command_id, device_id, device_seq, content_hash, content::text AS content, status, result::text AS result
+FROM applied_command WHERE command_id = $1 OR (device_id = $2 AND device_seq = $3)
+ORDER BY command_id = $1 DESC LIMIT 1
 """
 
-SEQ_HOLDER = "SELECT command_id FROM applied_command WHERE device_id = $1 AND device_seq = $2"
-
+# Store the outcome and raise the device's last applied sequence number, in one statement.
 STORE = """
-INSERT INTO applied_command (command_id, device_id, store_id, device_seq, kind, content_hash, content, status, result)
-VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9::text::jsonb)
-"""
-
-BUMP_SEQ = """
-INSERT INTO device_sync (device_id, last_applied_seq) VALUES ($1, $2)
+WITH cmd AS (
+    INSERT INTO applied_command (command_id, device_id, store_id, device_seq, kind, content_hash, content, status,
+                                 result)
+    VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9::text::jsonb)
+)
+INSERT INTO device_sync (device_id, last_applied_seq) VALUES ($2, $4)
 ON CONFLICT (device_id) DO UPDATE
 SET last_applied_seq = GREATEST(device_sync.last_applied_seq, EXCLUDED.last_applied_seq), updated_at = now()
 """

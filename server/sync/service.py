@@ -92,17 +92,16 @@ async def apply_commands(
 async def apply_one(conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand) -> CommandResult:
     """Apply one command inside the caller's transaction (which holds the store lock)."""
     text, digest = content_of(cmd)
-    row = await conn.fetchrow(repo.FIND, cmd.command_id)
-    if row is not None:
+    row = await conn.fetchrow(repo.FIND, cmd.command_id, device.device_id, cmd.device_seq)
+    if row is not None and row["command_id"] == cmd.command_id:
         return _again(row, device, cmd, text, digest)
-    holder = await conn.fetchval(repo.SEQ_HOLDER, device.device_id, cmd.device_seq)
-    if holder is not None:
+    if row is not None:
         return refused(
             cmd,
             CommandCodes.SEQ_REUSED,
             f"Sequence number {cmd.device_seq} of this device already belongs to another command.",
             device_seq=cmd.device_seq,
-            command_id=str(holder),
+            command_id=str(row["command_id"]),
         )
     try:
         async with conn.transaction():
@@ -152,21 +151,18 @@ def _again(row: asyncpg.Record, device: DeviceCaller, cmd: AnyCommand, text: str
 async def _record(
     conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, text: str, digest: bytes, result: CommandResult
 ) -> None:
-    kind = msgspec.inspect.type_info(type(cmd))
-    tag = kind.tag if isinstance(kind, msgspec.inspect.StructType) else type(cmd).__name__
     await conn.execute(
         repo.STORE,
         cmd.command_id,
         device.device_id,
         device.store_id,
         cmd.device_seq,
-        str(tag),
+        str(cmd.__struct_config__.tag),
         digest,
         text,
         result.status,
         msgspec.json.encode(result).decode(),
     )
-    await conn.execute(repo.BUMP_SEQ, device.device_id, cmd.device_seq)
 
 
 async def save_ack(conn: asyncpg.Connection, device: DeviceCaller, position: int) -> None:

@@ -24,26 +24,31 @@ SELECT ticket_id, line_no, product_id, sku, name, qty, list_price, unit_price, p
 FROM ticket_line WHERE ticket_id = ANY($1::uuid[]) ORDER BY ticket_id, line_no
 """
 
-STORE = "SELECT currency, active FROM store WHERE id = $1"
-COUNTER = "SELECT store_id, active FROM counter WHERE id = $1"
+STORE_AND_COUNTER = """
+SELECT s.currency, c.store_id AS counter_store_id
+FROM store s LEFT JOIN counter c ON c.id = $2 WHERE s.id = $1
+"""
 DEVICE = "SELECT store_id, kind, state, public_key FROM device WHERE id = $1"
 PRODUCTS = "SELECT id, store_id, sku, counter_id, active FROM product WHERE id = ANY($1::uuid[])"
 
+# The ticket and its lines in one statement (the business day is the store's, by server time).
 INSERT = """
-INSERT INTO ticket (id, store_id, counter_id, device_id, staff_id, number, total, currency, member_id,
-                    issued_at_ms, business_day, issue_command_id, uploaded_by)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-       (date((now() AT TIME ZONE s.timezone) - s.business_day_end::interval)
-        + CASE WHEN s.business_day_end >= time '12:00' THEN 1 ELSE 0 END),
-       $11, $12
-FROM store s WHERE s.id = $2
-RETURNING business_day
-"""
-
-INSERT_LINES = """
-INSERT INTO ticket_line (ticket_id, line_no, product_id, sku, name, qty, list_price, unit_price, promo,
-                         line_discount, line_total)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+WITH t AS (
+    INSERT INTO ticket (id, store_id, counter_id, device_id, staff_id, number, total, currency, member_id,
+                        issued_at_ms, business_day, issue_command_id, uploaded_by)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+           (date((now() AT TIME ZONE s.timezone) - s.business_day_end::interval)
+            + CASE WHEN s.business_day_end >= time '12:00' THEN 1 ELSE 0 END),
+           $11, $12
+    FROM store s WHERE s.id = $2
+    RETURNING id, business_day
+), l AS (
+    INSERT INTO ticket_line (ticket_id, line_no, product_id, sku, name, qty, list_price, unit_price, promo,
+                             line_discount, line_total)
+    SELECT t.id, u.* FROM t, unnest($13::int[], $14::uuid[], $15::text[], $16::text[], $17::int[], $18::bigint[],
+                                    $19::bigint[], $20::bool[], $21::bigint[], $22::bigint[]) AS u
+)
+SELECT business_day FROM t
 """
 
 SET_STATE = "UPDATE ticket SET state = $2, updated_at = now() WHERE id = $1"
@@ -124,6 +129,7 @@ async def get(conn: asyncpg.Connection, ticket_id: uuid.UUID, *, for_update: boo
 
 async def insert(conn: asyncpg.Connection, ticket: Ticket, issue_command_id: uuid.UUID, uploaded_by: Any) -> str:
     """Insert a ticket and its lines; return its business day (ISO date)."""
+    lines = ticket.lines
     day = await conn.fetchval(
         INSERT,
         ticket.id,
@@ -138,25 +144,16 @@ async def insert(conn: asyncpg.Connection, ticket: Ticket, issue_command_id: uui
         ticket.issued_at_ms,
         issue_command_id,
         uploaded_by,
-    )
-    await conn.executemany(
-        INSERT_LINES,
-        [
-            (
-                ticket.id,
-                ln.line_no,
-                ln.product_id,
-                ln.sku,
-                ln.name,
-                ln.qty,
-                ln.list_price,
-                ln.unit_price,
-                ln.promo,
-                ln.line_discount,
-                ln.line_total,
-            )
-            for ln in ticket.lines
-        ],
+        [ln.line_no for ln in lines],
+        [ln.product_id for ln in lines],
+        [ln.sku for ln in lines],
+        [ln.name for ln in lines],
+        [ln.qty for ln in lines],
+        [ln.list_price for ln in lines],
+        [ln.unit_price for ln in lines],
+        [ln.promo for ln in lines],
+        [ln.line_discount for ln in lines],
+        [ln.line_total for ln in lines],
     )
     return str(day.isoformat())
 

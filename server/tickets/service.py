@@ -125,7 +125,7 @@ async def _issuing_device(conn: asyncpg.Connection, device: DeviceCaller, draft:
 
 
 async def _check_catalog(conn: asyncpg.Connection, draft: TicketDraft) -> None:
-    store = await conn.fetchrow(repo.STORE, draft.store_id)
+    store = await conn.fetchrow(repo.STORE_AND_COUNTER, draft.store_id, draft.counter_id)
     if store is None:
         raise NotFound("store", draft.store_id)
     if draft.currency != store["currency"].strip():
@@ -134,8 +134,7 @@ async def _check_catalog(conn: asyncpg.Connection, draft: TicketDraft) -> None:
             f"This store sells in {store['currency']}, not {draft.currency}.",
             details={"currency": draft.currency, "store_currency": store["currency"]},
         )
-    counter = await conn.fetchrow(repo.COUNTER, draft.counter_id)
-    if counter is None or counter["store_id"] != draft.store_id:
+    if store["counter_store_id"] != draft.store_id:
         raise NotFound("counter", draft.counter_id)
     products = {r["id"]: r for r in await conn.fetch(repo.PRODUCTS, [ln.product_id for ln in draft.lines])}
     for line in draft.lines:

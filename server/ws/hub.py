@@ -180,7 +180,7 @@ class Hub:
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
-            store_id = uuid.UUID(payload.split(":", 1)[0])
+            store_id = uuid.UUID(payload)
         except ValueError:
             return
         feed = self.feeds.get(store_id)

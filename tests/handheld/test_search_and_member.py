@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 
 from client_common.i18n import translator
+from client_common.scan import clean_scan
 from handheld_app.presenters.member import MemberPresenter
 from handheld_app.presenters.ports import CatalogItem
-from handheld_app.presenters.product_search import ProductSearch, clean_scan
+from handheld_app.presenters.product_search import ProductSearch
 from tests.handheld.fakes import MEMBER, PRODUCTS, FakeCatalog, FakeMembers
 
 

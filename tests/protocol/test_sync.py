@@ -338,3 +338,17 @@ def test_every_command_is_applied_exactly_once_and_every_view_converges(steps: l
 
 def _draft(n: int = 0) -> TicketDraft:
     return TicketDraft(id=uuid.UUID(int=900 + n), store_id=STORE, counter_id=STORE, number=f"D{n}", lines=[], total=0)
+
+
+def test_a_refused_submit_is_sent_again_smaller_or_on_a_new_connection() -> None:
+    core = online_client(batch_size=4)
+    for i in range(4):
+        core.issue(_draft(i), command_id=uuid.UUID(int=600 + i))
+    assert [len(f.commands) for f in sent(core.outputs())] == [1, 1, 1, 1]  # type: ignore[attr-defined]
+    core.receive(Error(error=ErrorBody(code="frame_too_large", message="too big"), in_reply_to="submit"))
+    outs = core.outputs()
+    assert isinstance(outs[0], Problem)
+    assert [len(f.commands) for f in sent(outs)] == [2, 2]  # type: ignore[attr-defined]
+    core.receive(Error(error=ErrorBody(code="database_unavailable", message="later"), in_reply_to="submit"))
+    assert any(isinstance(o, Reconnect) for o in core.outputs())
+    assert core.waiting == 4

@@ -193,3 +193,18 @@ async def test_another_stores_member_is_not_found(conn, other_store, member):
     with pytest.raises(AppError) as err:
         await ledger.top_up(conn, movement_id=new_id(), store_id=other_store, member_id=member.id, amount=1)
     assert err.value.status == 404
+
+
+async def test_a_refusal_caught_inside_the_callers_transaction_leaves_nothing_behind(conn, store, member):
+    """Checkout may catch insufficient_balance and offer another tender in the same transaction."""
+    await top_up(conn, store, member, 1_000)
+    async with conn.transaction():
+        with pytest.raises(AppError):
+            await ledger.hold(conn, hold_id=new_id(), store_id=store, member_id=member.id, account="stored_value",
+                              amount=5_000, expires_at=SOON)  # fmt: skip
+        ok = await ledger.hold(conn, hold_id=new_id(), store_id=store, member_id=member.id, account="stored_value",
+                               amount=400, expires_at=SOON)  # fmt: skip
+    assert ok.state == "open"
+    assert (await ledger.balances(conn, member.id, store)).stored_value == 600
+    report = await jobs.check_invariants(conn)
+    assert report.ok, report.problems

@@ -1,0 +1,140 @@
+"""The small HTTP client both apps use: enrollment, sign-in, catalog pages, batch upload of the outbox.
+
+Every refusal becomes ``ApiError`` carrying the server's error body (stable ``code``, a sentence to
+show). A network failure becomes ``ApiError`` with code ``network_unavailable`` so screens can say
+"offline" rather than crash.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import msgspec
+
+from protocol.catalog_sync import CatalogPage
+from protocol.errors import ErrorBody
+from protocol.tickets import BatchResult, CommandBatch
+
+NETWORK_UNAVAILABLE = "network_unavailable"
+
+ENROLL = "/devices/enroll"
+SIGN_IN = "/auth/sign-in"
+PRODUCTS = "/catalog/products"
+UPLOAD = "/sync/commands"
+
+_pages = msgspec.json.Decoder(CatalogPage)
+_batch_results = msgspec.json.Decoder(BatchResult)
+_errors = msgspec.json.Decoder(ErrorBody)
+
+
+class ApiError(Exception):
+    def __init__(self, body: ErrorBody, status: int = 0) -> None:
+        super().__init__(body.message)
+        self.body = body
+        self.status = status
+
+    @property
+    def code(self) -> str:
+        return self.body.code
+
+
+Progress = Callable[[int, int], None]
+"""(items loaded so far, items expected in this load)."""
+
+
+class Api:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        device_token: str | None = None,
+        timeout: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.device_token = device_token
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def _device_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Device {self.device_token}"} if self.device_token else {}
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> bytes:
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                ErrorBody(
+                    code=NETWORK_UNAVAILABLE,
+                    message="The server cannot be reached; work goes on offline and syncs when it is back.",
+                    details={"reason": str(exc) or type(exc).__name__},
+                )
+            ) from None
+        if response.is_success:
+            return response.content
+        try:
+            body = _errors.decode(response.content)
+        except msgspec.MsgspecError:
+            body = ErrorBody(
+                code="http_" + str(response.status_code), message=f"The server answered {response.status_code}."
+            )
+        raise ApiError(body, response.status_code)
+
+    # --- identity -----------------------------------------------------------------------------------
+
+    async def enroll(self, code: str, public_key: bytes) -> dict[str, Any]:
+        """Send the manager's one-time code and our public key; returns the device identity (with
+        ``device_token``, shown once: store it in the device store straight away)."""
+        payload = {"code": code.strip(), "public_key": base64.b64encode(public_key).decode()}
+        enrolled: dict[str, Any] = msgspec.json.decode(await self._call("POST", ENROLL, json=payload))
+        self.device_token = enrolled.get("device_token", self.device_token)
+        return enrolled
+
+    async def sign_in(self, staff_code: str, pin: str) -> dict[str, Any]:
+        """Staff sign-in with a PIN, bound to this device; returns the session (tokens and staff)."""
+        headers = {"X-Device-Token": self.device_token} if self.device_token else {}
+        body = await self._call("POST", SIGN_IN, json={"staff_code": staff_code, "pin": pin}, headers=headers)
+        session: dict[str, Any] = msgspec.json.decode(body)
+        return session
+
+    # --- catalog ------------------------------------------------------------------------------------
+
+    async def catalog_page(self, since: str | None, limit: int = 1000) -> CatalogPage:
+        params: dict[str, str | int] = {"limit": limit}
+        if since:
+            params["since"] = since
+        return _pages.decode(await self._call("GET", PRODUCTS, params=params, headers=self._device_headers()))
+
+    async def load_catalog(self, store: Any, progress: Progress | None = None, limit: int = 1000) -> int:
+        """Full load on first start, deltas after: pages from the stored cursor until the last one,
+        each page written with its cursor in one transaction. Returns the number of items received."""
+        since = store.get("catalog_cursor")
+        loaded = 0
+        expected = 0
+        while True:
+            page = await self.catalog_page(since, limit)
+            if not expected:
+                expected = page.remaining or page.total or len(page.items)
+            store.upsert_catalog(page.items, cursor=page.next_cursor)
+            loaded += len(page.items)
+            if progress is not None:
+                progress(loaded, max(expected, loaded))
+            since = page.next_cursor
+            if not page.more:
+                return loaded
+
+    # --- sync ---------------------------------------------------------------------------------------
+
+    async def upload(self, batch: CommandBatch) -> BatchResult:
+        """``POST /sync/commands``: an offline outbox in one request, answered per command."""
+        body = await self._call(
+            "POST",
+            UPLOAD,
+            content=msgspec.json.encode(batch),
+            headers={**self._device_headers(), "Content-Type": "application/json"},
+        )
+        return _batch_results.decode(body)
