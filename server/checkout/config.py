@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from protocol.checkout import CheckoutCodes
 from server.errors import AppError
 
 
@@ -22,7 +23,7 @@ class CheckoutConfig:
         points, rest = divmod(fen * self.points_per_yuan, 100)
         if rest:
             raise AppError(
-                "points_amount_not_whole",
+                CheckoutCodes.POINTS_NOT_WHOLE,
                 f"{fen} fen cannot be paid in whole points at {self.points_per_yuan} points per yuan; "
                 "change the points amount.",
                 details={"amount": fen, "points_per_yuan": self.points_per_yuan},

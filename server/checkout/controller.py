@@ -50,10 +50,6 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
     return settings
 
 
-def _till(caller: Caller) -> service.Who:
-    return service.Who(store_id=caller.store_id, staff_id=caller.staff_id, device_id=caller.device_id, mode="till")
-
-
 DEPENDENCIES = {"pay": Provide(provide_payments), "config": Provide(provide_checkout_config)}
 
 
@@ -80,7 +76,7 @@ class CheckoutController(Controller):
     ) -> CheckoutResult:
         """Settle tickets with tenders, all or nothing. Send again with the same id after any failure to
         get the stored result; a card is never charged twice."""
-        return await service.settle(conn, _till(caller), data, pay, config)
+        return await service.settle(conn, await service.at_till(conn, caller), data, pay, config)
 
     @get("/{checkout_id:uuid}", operation_id="getCheckout")
     async def get_one(self, checkout_id: FromPath[uuid.UUID], conn: Conn, caller: CallerDep) -> CheckoutResult:
@@ -104,7 +100,7 @@ class RefundController(Controller):
         config: ConfigDep,
     ) -> RefundResult:
         """Refund whole tickets or chosen lines of a settled checkout to its original tenders."""
-        return await refunds.refund(conn, _till(caller), data, pay, config, _settings(request))
+        return await refunds.refund(conn, await service.at_till(conn, caller), data, pay, config, _settings(request))
 
 
 class OneStopController(Controller):

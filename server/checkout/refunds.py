@@ -46,6 +46,7 @@ from server.ledger.posting import derived_id
 from server.loyalty import service as loyalty
 from server.payments import service as payments
 from server.settings import Settings
+from server.shifts import service as shifts
 from server.tickets import service as tickets
 from server.tickets.service import first_difference
 
@@ -115,6 +116,12 @@ async def _refund_locked(
     paid = [rules.PaidTender(r["id"], r["kind"], r["applied"], r["refunded"]) for r in tender_rows]
     shares = rules.allocate_refund(amount, paid) if amount > 0 else []
     by_id = {r["id"]: r for r in tender_rows}
+    if who.shift_id is None and any(s.to == "drawer" for s in shares):
+        raise AppError(
+            CheckoutCodes.SHIFT_REQUIRED,
+            "This refund gives cash back from the drawer: open a shift on this till first.",
+            status=409,
+        )
     refs = await _provider_refunds(conn, who, req, pay, shares)
     result = RefundResult(
         id=req.id,
@@ -163,6 +170,16 @@ async def _refund_locked(
         )
         for s in shares:
             await conn.execute(repo.ADD_TENDER_REFUNDED, s.tender_id, s.amount)
+            if who.shift_id is not None:
+                await shifts.record_tender(
+                    conn,
+                    shift_id=who.shift_id,
+                    kind="refund",
+                    amount=s.amount,
+                    reference=f"refund:{req.id}/tender:{s.tender_id}",
+                    tender=s.kind,
+                    staff_id=who.staff_id,
+                )
         await conn.execute(repo.ADD_CHECKOUT_REFUNDED, req.checkout_id, amount)
         await audit.record(
             conn,

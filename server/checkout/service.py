@@ -30,6 +30,7 @@ import asyncpg
 import msgspec
 
 from protocol.checkout import (
+    CHANGE_GIVING,
     MEMBER_TENDERS,
     PROVIDER_TENDERS,
     CheckoutCodes,
@@ -38,6 +39,7 @@ from protocol.checkout import (
     CheckoutResult,
     CustomerTickets,
     OneStopRequest,
+    SettledTicket,
     TenderRequest,
     TenderResult,
 )
@@ -45,8 +47,9 @@ from protocol.members import PurchaseLine
 from protocol.payments import Payment
 from protocol.tickets import Ticket
 from server import audit, events
+from server.auth.guards import Caller
+from server.checkout import receipt, rules
 from server.checkout import repository as repo
-from server.checkout import rules
 from server.checkout.config import CheckoutConfig
 from server.errors import AppError, Conflict, NotFound
 from server.ledger import service as ledger
@@ -55,6 +58,7 @@ from server.loyalty import service as loyalty
 from server.members import service as members
 from server.payments import service as payments
 from server.payments.provider import PaymentProvider
+from server.shifts import service as shifts
 from server.tickets import service as tickets
 from server.tickets.service import first_difference
 
@@ -80,6 +84,19 @@ class Payments:
 
     provider: PaymentProvider
     config: payments.PaymentsConfig = payments.DEFAULT_CONFIG
+
+
+async def at_till(conn: asyncpg.Connection, caller: Caller) -> Who:
+    """A cashier settling at the till they signed in on, in that till's open shift (if one is open)."""
+    shift_id = None
+    if caller.device_id is not None:
+        shift_id = await conn.fetchval(OPEN_SHIFT, caller.device_id, caller.store_id)
+    return Who(
+        store_id=caller.store_id, staff_id=caller.staff_id, device_id=caller.device_id, mode="till", shift_id=shift_id
+    )
+
+
+OPEN_SHIFT = "SELECT id FROM shift WHERE till_id = $1 AND store_id = $2 AND status = 'open'"
 
 
 # --- finding a customer's tickets -------------------------------------------------------------------
@@ -135,7 +152,7 @@ async def settle(
     found = await _prepare(conn, who, req)
     member_id = _member_of(found, req.member_id)
     total = sum(t.total for t in found)
-    settled = _check_tenders(req, total, member_id, who.mode)
+    settled = _check_tenders(req, total, member_id, who)
     _check_expected(req, total)
     charges = await _charge(conn, who, req, pay)
     try:
@@ -239,10 +256,17 @@ def _member_of(found: Sequence[Ticket], asked: uuid.UUID | None) -> uuid.UUID | 
 
 
 def _check_tenders(
-    req: CheckoutRequest, total: int, member_id: uuid.UUID | None, mode: CheckoutMode
+    req: CheckoutRequest, total: int, member_id: uuid.UUID | None, who: Who
 ) -> list[rules.SettledTender]:
     for t in req.tenders:
-        if mode == "one_stop" and t.kind not in PROVIDER_TENDERS:
+        if t.kind in CHANGE_GIVING and who.shift_id is None:
+            raise AppError(
+                CheckoutCodes.SHIFT_REQUIRED,
+                "Cash goes into a till's drawer: open a shift on this till first, then take the cash.",
+                status=409,
+                details={"tender_id": str(t.id)},
+            )
+        if who.mode == "one_stop" and t.kind not in PROVIDER_TENDERS:
             raise AppError(
                 CheckoutCodes.TENDER_NOT_ALLOWED,
                 "A handheld takes only card or wallet payments; send the customer to a till for cash or member "
@@ -361,8 +385,7 @@ async def _settle_locked(
         id=req.id,
         store_id=who.store_id,
         mode=who.mode,
-        ticket_ids=[t.id for t in paid],
-        ticket_numbers=[t.number for t in paid],
+        tickets=[SettledTicket(id=t.id, number=t.number, counter_id=t.counter_id, total=t.total) for t in paid],
         total=total,
         tendered=sum(s.tendered for s in settled),
         change=sum(s.change for s in settled),
@@ -372,6 +395,9 @@ async def _settle_locked(
         points_earned=points,
         settled_at_ms=time.time_ns() // 1_000_000,
     )
+    result = await receipt.render(conn, result, paid, staff_id=who.staff_id, device_id=who.device_id)
+    if who.shift_id is not None:
+        await _record_in_shift(conn, who, req.id, settled)
     await conn.execute(
         repo.INSERT_CHECKOUT,
         req.id,
@@ -415,6 +441,34 @@ async def _settle_locked(
         },
     )
     return result
+
+
+async def _record_in_shift(
+    conn: asyncpg.Connection, who: Who, checkout_id: uuid.UUID, settled: Sequence[rules.SettledTender]
+) -> None:
+    """Every tender into the till's shift (cash in, change out), for the X and Z reports."""
+    assert who.shift_id is not None
+    for s in settled:
+        ref = f"checkout:{checkout_id}/tender:{s.id}"
+        await shifts.record_tender(
+            conn,
+            shift_id=who.shift_id,
+            kind="sale",
+            amount=s.tendered,
+            reference=ref,
+            tender=s.kind,
+            staff_id=who.staff_id,
+        )
+        if s.change:
+            await shifts.record_tender(
+                conn,
+                shift_id=who.shift_id,
+                kind="change",
+                amount=s.change,
+                reference=ref,
+                tender=s.kind,
+                staff_id=who.staff_id,
+            )
 
 
 def _tender_result(s: rules.SettledTender, t: TenderRequest, p: Payment | None) -> TenderResult:

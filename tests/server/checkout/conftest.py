@@ -12,12 +12,14 @@ import pytest
 
 from protocol.checkout import CheckoutRequest, TenderKind, TenderRequest
 from protocol.ids import new_id
+from protocol.payments import OpenShift
 from protocol.tickets import Ticket
-from server.auth.guards import DeviceCaller
+from server.auth.guards import Caller, DeviceCaller
 from server.checkout.config import CheckoutConfig
 from server.checkout.service import Payments, Who
 from server.demo import DemoInfo
 from server.payments.simulator import SimulatorProvider
+from server.shifts import service as shifts
 from server.sync.service import apply_commands
 from tests.server.payments.conftest import FAST
 from tests.ticket_helpers import Catalog, catalog, device, draft, issue
@@ -27,7 +29,8 @@ DECLINE = "4000000000009995"
 TIMEOUT_CHARGED = "4000000000000119"
 WALLET = "280000000000000000"
 
-CONFIG = CheckoutConfig(refund_approval_limit=100_000)
+CONFIG = CheckoutConfig(refund_approval_limit=10**10)  # tests of approval set their own limit
+FLOAT = 50_000
 
 
 @dataclass
@@ -39,11 +42,14 @@ class Shop:
     hh_huawei: DeviceCaller
     till: DeviceCaller
     cashier_id: uuid.UUID
+    shift_id: uuid.UUID
     members: dict[str, uuid.UUID]
     seqs: dict[uuid.UUID, itertools.count[int]] = field(default_factory=dict)
 
     def who(self) -> Who:
-        return Who(store_id=self.store_id, staff_id=self.cashier_id, device_id=self.till.device_id)
+        return Who(
+            store_id=self.store_id, staff_id=self.cashier_id, device_id=self.till.device_id, shift_id=self.shift_id
+        )
 
     async def issue(
         self,
@@ -74,6 +80,8 @@ async def shop(conn: asyncpg.Connection, demo: DemoInfo) -> Shop:
     till, _ = await device(conn, "Till 1")
     cashier = await conn.fetchval("SELECT id FROM staff WHERE code = 'C001'")
     rows = await conn.fetch("SELECT member_id, number FROM member_card WHERE kind = 'code'")
+    caller = Caller(staff_id=cashier, store_id=demo.store_id, role="cashier", device_id=till.device_id)
+    shift = await shifts.open_shift(conn, caller, OpenShift(shift_id=new_id(), float_amount=FLOAT))
     return Shop(
         store_id=demo.store_id,
         apple=await catalog(conn, "C-APL"),
@@ -82,6 +90,7 @@ async def shop(conn: asyncpg.Connection, demo: DemoInfo) -> Shop:
         hh_huawei=hh_huawei,
         till=till,
         cashier_id=cashier,
+        shift_id=shift.id,
         members={r["number"]: r["member_id"] for r in rows},
     )
 

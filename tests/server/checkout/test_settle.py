@@ -48,7 +48,10 @@ async def test_tickets_of_two_counters_settle_once_with_card_and_cash_change(
     assert result.change == 10_000
     assert [t.applied for t in result.tenders] == [total - 10_000, 10_000]
     assert result.tenders[0].masked == "**** 1111"
-    assert result.ticket_numbers == [a1.number, a2.number, h1.number]
+    assert [t.number for t in result.tickets] == [a1.number, a2.number, h1.number]
+    assert a1.number in result.receipt_text
+    assert "**** 1111" in result.receipt_text or "****1111" in result.receipt_text
+    assert all(len(line) <= 48 for line in result.receipt_text.splitlines())
     for t in (a1, a2, h1):
         paid = await tickets.get_ticket(conn, shop.store_id, t.id)
         assert paid.state == "paid"
