@@ -259,19 +259,19 @@ def _check_tenders(
     req: CheckoutRequest, total: int, member_id: uuid.UUID | None, who: Who
 ) -> list[rules.SettledTender]:
     for t in req.tenders:
-        if t.kind in CHANGE_GIVING and who.shift_id is None:
-            raise AppError(
-                CheckoutCodes.SHIFT_REQUIRED,
-                "Cash goes into a till's drawer: open a shift on this till first, then take the cash.",
-                status=409,
-                details={"tender_id": str(t.id)},
-            )
         if who.mode == "one_stop" and t.kind not in PROVIDER_TENDERS:
             raise AppError(
                 CheckoutCodes.TENDER_NOT_ALLOWED,
                 "A handheld takes only card or wallet payments; send the customer to a till for cash or member "
                 "balances.",
                 details={"tender_id": str(t.id), "kind": t.kind},
+            )
+        if t.kind in CHANGE_GIVING and who.shift_id is None:
+            raise AppError(
+                CheckoutCodes.SHIFT_REQUIRED,
+                "Cash goes into a till's drawer: open a shift on this till first, then take the cash.",
+                status=409,
+                details={"tender_id": str(t.id)},
             )
         if rules.needs_token(t.kind) and not t.token:
             raise AppError(
