@@ -14,6 +14,7 @@ from bench.common import Result, print_table
 # Module name in bench/ -> what it measures. Each module has ``run() -> Result``.
 BENCHMARKS: dict[str, str] = {
     "catalog_load": "100,000 catalog items into a handheld's local store",
+    "offline_sync": "a handheld back online with 10,000 queued tickets",
 }
 
 

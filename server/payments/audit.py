@@ -1,19 +1,13 @@
-"""Audit rows for payments and shifts, written through one function so the callers do not change
-when the audit trail moves."""
+"""Audit rows for payments and shifts: one function, so callers do not change with the audit trail."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 import asyncpg
 
-# The details go in as text and are cast, so the result is the same with or without a jsonb codec.
-INSERT_AUDIT = """
-INSERT INTO audit_log (store_id, staff_id, device_id, action, object_type, object_id, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)
-"""
+from server.audit import record
 
 
 async def audit(
@@ -27,14 +21,14 @@ async def audit(
     object_id: Any,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Append one audit row (inside the caller's transaction, if there is one)."""
-    await conn.execute(
-        INSERT_AUDIT,
-        store_id,
-        staff_id,
-        device_id,
-        action,
-        object_type,
-        str(object_id),
-        json.dumps(details or {}, default=str),
+    """Append one audit entry (inside the caller's transaction, if there is one)."""
+    await record(
+        conn,
+        store_id=store_id,
+        staff_id=staff_id,
+        device_id=device_id,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        details=details,
     )

@@ -155,7 +155,7 @@ async def resolve(
         row = await conn.fetchrow(repo.SELECT_PAYMENT, payment_id)
         assert row is not None
         if row["status"] in ("pending", "unknown"):
-            row = await _query_and_record(conn, provider, row, actor, config, action="payment_resolved")
+            row = await _query_and_record(conn, provider, row, actor, config, action="payment.resolved")
         return repo.to_payment(row)
     finally:
         await repo.unlock(conn, payment_id)
@@ -171,7 +171,7 @@ async def reconcile_one(
         row = await conn.fetchrow(repo.SELECT_PAYMENT, payment_id)
         if row is None or row["status"] not in ("pending", "unknown"):
             return None
-        row = await _query_and_record(conn, provider, row, Actor(), config, action="payment_reconciled")
+        row = await _query_and_record(conn, provider, row, Actor(), config, action="payment.reconciled")
         return str(row["status"])
     finally:
         await repo.unlock(conn, payment_id)
@@ -248,7 +248,7 @@ async def refund(
                 store_id=store_id,
                 staff_id=actor.staff_id,
                 device_id=actor.device_id,
-                action=f"payment_refund_{status}",
+                action=f"payment.refund.{status}",
                 object_type="payment",
                 object_id=payment_id,
                 details={"refund_id": str(refund_id), "amount": amount, "reason": reason},
@@ -376,7 +376,7 @@ async def _record(
                 store_id=row["store_id"],
                 staff_id=actor.staff_id,
                 device_id=actor.device_id,
-                action=f"{action}_{status}",
+                action=f"{action}.{status}",
                 object_type="payment",
                 object_id=row["id"],
                 details={"amount": row["amount"], "tender": row["tender"], "reason": reason, "ref": ref},

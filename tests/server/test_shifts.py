@@ -93,8 +93,10 @@ async def test_a_shift_from_float_to_z_report(
     with pytest.raises(AppError) as info:
         await record_tender(conn, shift_id=sid, kind="sale", amount=100, reference="late")
     assert info.value.code == "shift_closed"
-    actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log ORDER BY id")]
-    assert actions == ["shift_opened", "shift_pay_in", "shift_pay_out", "shift_drop", "shift_closed"]
+    actions = [
+        r["action"] for r in await conn.fetch("SELECT action FROM audit_log WHERE object_type = 'shift' ORDER BY id")
+    ]
+    assert actions == ["shift.opened", "shift.pay_in", "shift.pay_out", "shift.drop", "shift.closed"]
 
 
 async def test_one_open_shift_per_till_even_when_opened_at_once(

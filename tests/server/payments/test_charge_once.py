@@ -66,7 +66,7 @@ async def test_approved_payment_keeps_only_token_and_last_four(
     # Every call was recorded as an attempt before and after.
     attempts = await conn.fetch("SELECT op, outcome, finished_at FROM payment_attempt WHERE payment_id = $1", pid)
     assert [(a["op"], a["outcome"]) for a in attempts] == [("charge", "approved")]
-    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'payment_approved'") == 1
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'payment.approved'") == 1
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ async def test_the_background_reconciler_resolves_unknown_payments(
         assert status == "approved"
     ops = [r["op"] for r in await conn.fetch("SELECT op FROM sim_acquirer_call WHERE idempotency_key = $1", str(pid))]
     assert ops.count("charge") == 1
-    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'payment_reconciled_approved'") == 1
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'payment.reconciled.approved'") == 1
 
 
 async def test_supervisor_resolves_one_payment_cashier_may_not(
@@ -77,7 +77,7 @@ async def test_supervisor_resolves_one_payment_cashier_may_not(
     audit = await conn.fetchrow(
         "SELECT staff_id, action FROM audit_log WHERE object_id = $1 ORDER BY id DESC", str(pid)
     )
-    assert audit["action"] == "payment_resolved_failed"
+    assert audit["action"] == "payment.resolved.failed"
     assert audit["staff_id"] == await conn.fetchval("SELECT id FROM staff WHERE code = 'V001'")
     again = await pay_client.post("/payments", json=body(pid, "4111111111111111"), headers=cashier)
     assert again.json()["status"] == "approved"
