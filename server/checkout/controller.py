@@ -18,7 +18,8 @@ from protocol.checkout import (
     RefundRequest,
     RefundResult,
 )
-from server.auth.guards import TILL, Caller, DeviceCaller
+from protocol.payments import PaymentList
+from server.auth.guards import SUPERVISORS, TILL, Caller, DeviceCaller
 from server.checkout import refunds, service
 from server.checkout.config import CheckoutConfig, config_from_env
 from server.payments import service as payments
@@ -77,6 +78,17 @@ class CheckoutController(Controller):
         """Settle tickets with tenders, all or nothing. Send again with the same id after any failure to
         get the stored result; a card is never charged twice."""
         return await service.settle(conn, await service.at_till(conn, caller), data, pay, config)
+
+    @get("/stray-payments", operation_id="listStrayCheckoutPayments", opt={"roles": SUPERVISORS})
+    async def stray_payments(
+        self,
+        conn: Conn,
+        caller: CallerDep,
+        older_than_s: Annotated[int, QueryParameter(ge=0, le=86_400 * 30)] = 120,
+    ) -> PaymentList:
+        """Approved card and wallet payments of checkouts that never settled; give each back with
+        ``POST /payments/{id}/refunds``."""
+        return PaymentList(payments=await service.stray_payments(conn, caller.store_id, older_than_s))
 
     @get("/{checkout_id:uuid}", operation_id="getCheckout")
     async def get_one(self, checkout_id: FromPath[uuid.UUID], conn: Conn, caller: CallerDep) -> CheckoutResult:

@@ -98,3 +98,15 @@ async def categories(conn: asyncpg.Connection, product_ids: list[uuid.UUID]) -> 
 async def returned_qty(conn: asyncpg.Connection, checkout_id: uuid.UUID) -> dict[tuple[uuid.UUID, int], int]:
     """Units already returned per (ticket, line) of a checkout."""
     return {(r["ticket_id"], r["line_no"]): r["qty"] for r in await conn.fetch(RETURNED, checkout_id)}
+
+
+# Card and wallet payments taken for a checkout that never settled (the customer left after another
+# tender was declined, or the till never retried) and not given back yet.
+STRAY_PAYMENTS = """
+SELECT p.* FROM payment p
+WHERE p.store_id = $1 AND p.status = 'approved' AND p.refunded < p.amount
+  AND p.reference LIKE 'checkout:%' AND p.created_at < now() - $2::interval
+  AND NOT EXISTS (SELECT 1 FROM tender t WHERE t.id = p.id)
+ORDER BY p.created_at
+LIMIT 500
+"""

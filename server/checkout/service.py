@@ -56,6 +56,7 @@ from server.ledger import service as ledger
 from server.ledger.posting import derived_id
 from server.loyalty import service as loyalty
 from server.members import service as members
+from server.payments import repository as payments_repo
 from server.payments import service as payments
 from server.payments.provider import PaymentProvider
 from server.shifts import service as shifts
@@ -584,3 +585,9 @@ async def settle_one_stop(
         expected_total=req.expected_total,
     )
     return await settle(conn, who, as_checkout, pay, config)
+
+
+async def stray_payments(conn: asyncpg.Connection, store_id: uuid.UUID, older_than_s: int) -> list[Payment]:
+    """Approved card and wallet payments of checkouts that never settled, for a supervisor to give back."""
+    rows = await conn.fetch(repo.STRAY_PAYMENTS, store_id, timedelta(seconds=older_than_s))
+    return [payments_repo.to_payment(r) for r in rows]

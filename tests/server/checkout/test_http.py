@@ -177,3 +177,23 @@ async def test_one_stop_a_handheld_settles_its_own_ticket_by_card(
     # a staff token is not a device
     r = await api.post("/one-stop/checkouts", json=body(req), headers=bearer("x.y"))
     assert r.status_code == 401
+
+
+async def test_a_left_behind_card_payment_is_listed_for_a_supervisor_to_give_back(
+    api: AsyncTestClient[Any], conn: asyncpg.Connection, settings: Settings, shop: Shop
+) -> None:
+    t = await shop.issue(conn)
+    first = tender("card", t.total - 1_000)
+    req = checkout([t], first, tender("card", 1_000, DECLINE))
+    r = await api.post("/checkouts", json=body(req), headers=await cashier(conn, settings, shop))
+    assert r.json()["code"] == "payment_declined"
+    supervisor = bearer(await token_for(conn, "V001", settings.secret_key))
+    r = await api.get("/checkouts/stray-payments", params={"older_than_s": 0}, headers=supervisor)
+    assert r.status_code == 200, r.text
+    assert [p["id"] for p in r.json()["payments"]] == [str(first.id)]
+    r = await api.get("/checkouts/stray-payments", headers=await cashier(conn, settings, shop))
+    assert r.status_code == 403
+    back = {"refund_id": str(new_id()), "amount": t.total - 1_000, "reason": "customer left"}
+    assert (await api.post(f"/payments/{first.id}/refunds", json=back, headers=supervisor)).status_code == 200
+    r = await api.get("/checkouts/stray-payments", params={"older_than_s": 0}, headers=supervisor)
+    assert r.json()["payments"] == []
