@@ -6,6 +6,7 @@ from typing import Any
 
 from server.auth.controller import AuthController
 from server.catalog.controller import CatalogController
+from server.checkout.controller import CheckoutController, OneStopController, RefundController
 from server.devices.controller import DeviceController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
@@ -33,4 +34,7 @@ ROUTES: list[Any] = [
     upload_commands,
     stream,
     ShiftsController,
+    CheckoutController,
+    RefundController,
+    OneStopController,
 ]
