@@ -13,6 +13,7 @@ from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
 from server.members.controller import MembersController
 from server.payments.controller import PaymentsController
+from server.reports.controller import AnalyticsSettingsController, ReportsController
 from server.shifts.controller import ShiftsController
 from server.staff.controller import StaffController
 from server.sync.controller import upload_commands
@@ -37,4 +38,6 @@ ROUTES: list[Any] = [
     CheckoutController,
     RefundController,
     OneStopController,
+    ReportsController,
+    AnalyticsSettingsController,
 ]
