@@ -261,3 +261,21 @@ async def test_a_silent_client_is_closed_for_idleness(db_dsn: str, tmp_path: Pat
         # The one that answers stays connected.
         await lively.send(encode(Ping(nonce=3)))
         assert (await next_of(lively, Pong)).nonce == 3
+
+
+async def test_submits_sent_back_to_back_are_each_answered_in_order(
+    db_dsn: str, tmp_path: Path, conn: asyncpg.Connection, shop: dict[str, Any]
+) -> None:
+    commands = [issue(draft(shop["cat"]), seq) for seq in range(1, 41)]
+    async with live_server(db_dsn, tmp_path) as (url, _), connect(url) as hh:
+        await hello(hh, shop["hh_token"])
+        await events_until_caught_up(hh)
+        for cmd in commands:  # without waiting: the server may apply several in one transaction
+            await hh.send(encode(Submit(commands=[cmd])))
+        answered = []
+        while len(answered) < len(commands):
+            results = await next_of(hh, Results, skip=(Ping, EventFrame))
+            answered.extend(results.results)
+    assert [r.command_id for r in answered] == [c.command_id for c in commands]
+    assert {r.status for r in answered} == {"applied"}
+    assert await conn.fetchval("SELECT max(position) FROM event_log") == len(commands)
