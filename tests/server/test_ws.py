@@ -38,7 +38,7 @@ async def test_hello_catch_up_then_live_events_and_commands(
 ) -> None:
     cat = shop["cat"]
     await apply_commands(conn, shop["hh"], [issue(draft(cat), seq) for seq in (1, 2, 3)])
-    async with live_server(db_dsn, tmp_path) as (url, _), connect(url) as till, connect(url) as hh:
+    async with live_server(db_dsn, tmp_path) as (url, app), connect(url) as till, connect(url) as hh:
         welcome = await hello(till, shop["till_token"], last_position=1)
         assert welcome.position == 3
         assert welcome.device_id == shop["till"].device_id
@@ -65,6 +65,13 @@ async def test_hello_catch_up_then_live_events_and_commands(
         await till.send(encode(Ack(position=4)))
         await till.send(encode(Ping(nonce=9)))
         assert (await next_of(till, Pong)).nonce == 9
+        await till.close()
+        await hh.close()
+        for _ in range(100):  # a store with nobody connected is no longer tailed by this process
+            if not app.state.hub.feeds:
+                break
+            await asyncio.sleep(0.02)
+        assert not app.state.hub.feeds
     for _ in range(50):
         acked = await conn.fetchval(
             "SELECT acked_position FROM device_sync WHERE device_id = $1", shop["till"].device_id
