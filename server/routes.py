@@ -6,12 +6,14 @@ from typing import Any
 
 from server.auth.controller import AuthController
 from server.catalog.controller import CatalogController
+from server.checkout.controller import CheckoutController, OneStopController, RefundController
 from server.devices.controller import DeviceController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
 from server.members.controller import MembersController
 from server.payments.controller import PaymentsController
+from server.reports.controller import AnalyticsSettingsController, ReportsController
 from server.shifts.controller import ShiftsController
 from server.staff.controller import StaffController
 from server.sync.controller import upload_commands
@@ -33,4 +35,9 @@ ROUTES: list[Any] = [
     upload_commands,
     stream,
     ShiftsController,
+    CheckoutController,
+    RefundController,
+    OneStopController,
+    ReportsController,
+    AnalyticsSettingsController,
 ]

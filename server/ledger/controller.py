@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import TypeAlias
 
-import asyncpg
 from litestar import Controller, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from protocol.members import Allowance, AllowanceGrant, AllowanceSpend, ExpiryResult, InvariantReport
-from server.auth.guards import MANAGERS, DeviceCaller
+from server.auth.guards import MANAGERS
+from server.deps import Conn, DeviceDep
 from server.ledger import allowance, jobs
-
-Conn: TypeAlias = NamedDependency[asyncpg.Connection]
-DeviceDep: TypeAlias = NamedDependency[DeviceCaller]
 
 
 class LedgerAdminController(Controller):

@@ -100,7 +100,7 @@ async def begin_movement(
 ) -> Any | None:
     """Claim ``movement_id``. Returns None when this call does the work, else the first call's result
     (after checking the request is the same one)."""
-    body = _plain(dict(request) | {"kind": kind})
+    body = _plain(dict(request) | {"kind": kind, "store_id": store_id})
     claimed = await conn.fetchval(
         sql.INSERT_MOVEMENT,
         movement_id,
@@ -151,7 +151,7 @@ async def member_for_store(
             raise AppError(Codes.INTERNAL, "This member's merge history is inconsistent; tell an administrator.")
 
 
-async def _scope_key(
+async def scope_key(
     conn: asyncpg.Connection, kind: str, store_id: uuid.UUID
 ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
     scope = await conn.fetchval(sql.SCOPE_OF, kind)
@@ -166,7 +166,7 @@ async def member_account(
     conn: asyncpg.Connection, member_id: uuid.UUID, kind: str, store_id: uuid.UUID, *, held: bool = False
 ) -> uuid.UUID:
     """The member's account of ``kind`` that applies at ``store_id`` (split as ``account_scope`` says)."""
-    scope_store, scope_format = await _scope_key(conn, kind, store_id)
+    scope_store, scope_format = await scope_key(conn, kind, store_id)
     return await member_account_exact(conn, member_id, kind, scope_store, scope_format, held=held)
 
 

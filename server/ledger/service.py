@@ -36,6 +36,7 @@ from server.ledger.posting import (
     member_account,
     member_for_store,
     post,
+    scope_key,
     system_account,
 )
 
@@ -358,13 +359,13 @@ async def balances(
     """What the member can spend at ``store_id`` per kind, and every account (split by store/format)."""
     member = await member_for_store(conn, store_id, member_id, chain_wide=chain_wide)
     rows = await conn.fetch(sql.MEMBER_ACCOUNTS, [member])
-    here = {kind: await member_account(conn, member, kind, store_id) for kind in KINDS}
+    here = {kind: await scope_key(conn, kind, store_id) for kind in KINDS}
     by_key: dict[tuple[str, uuid.UUID | None, uuid.UUID | None], list[int]] = {}
     spendable = dict.fromkeys(KINDS, 0)
     for r in rows:
         slot = by_key.setdefault((r["kind"], r["store_id"], r["format_id"]), [0, 0])
         slot[1 if r["held"] else 0] += int(r["balance"])
-        if r["id"] == here[r["kind"]]:
+        if not r["held"] and (r["store_id"], r["format_id"]) == here[r["kind"]]:
             spendable[r["kind"]] = int(r["balance"])
     accounts = [
         AccountBalance(kind=k, store_id=s, format_id=f, available=v[0], held=v[1])  # type: ignore[arg-type]

@@ -7,11 +7,8 @@ scopes are the administrator's.
 from __future__ import annotations
 
 import uuid
-from typing import TypeAlias
 
-import asyncpg
 from litestar import Controller, delete, get, post, put
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from protocol.members import (
@@ -25,13 +22,11 @@ from protocol.members import (
     TierDef,
     TierRecompute,
 )
-from server.auth.guards import ADMINS, MANAGERS, Caller
+from server.auth.guards import ADMINS, MANAGERS
+from server.deps import CallerDep, Conn
 from server.errors import AppError
 from server.loyalty import rules
 from server.loyalty.service import recompute_all_tiers
-
-Conn: TypeAlias = NamedDependency[asyncpg.Connection]
-CallerDep: TypeAlias = NamedDependency[Caller]
 
 
 class LoyaltyController(Controller):

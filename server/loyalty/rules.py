@@ -22,8 +22,8 @@ from protocol.members import (
     RateChange,
     TierDef,
 )
+from server.audit import record
 from server.errors import AppError, Conflict, Forbidden, NotFound
-from server.ledger.audit import audit
 from server.loyalty import repository as sql
 from server.loyalty.service import attach_days
 
@@ -61,11 +61,12 @@ async def add_rule(
             "A rule for this store, format and category already exists; change its rates instead.",
             MemberCodes.RULE_EXISTS,
         )
-    await audit(
+    await record(
         conn,
+        device_id=None,
         store_id=store_id,
         staff_id=staff_id,
-        action="earning_rule_added",
+        action="earning_rule.added",
         object_type="earning_rule",
         object_id=row["id"],
         details={"rate": new.rate, "promo_rate": new.promo_rate},
@@ -93,11 +94,12 @@ async def change_rule(
     await _editable(conn, rule_id, store_id, chain_wide)
     row = await conn.fetchrow(sql.UPDATE_RULE, rule_id, change.rate, change.promo_rate, staff_id)
     assert row is not None
-    await audit(
+    await record(
         conn,
+        device_id=None,
         store_id=store_id,
         staff_id=staff_id,
-        action="earning_rule_changed",
+        action="earning_rule.changed",
         object_type="earning_rule",
         object_id=rule_id,
         details={"rate": change.rate, "promo_rate": change.promo_rate},
@@ -111,11 +113,12 @@ async def retire_rule(
     await _editable(conn, rule_id, store_id, chain_wide)
     row = await conn.fetchrow(sql.RETIRE_RULE, rule_id, staff_id)
     assert row is not None
-    await audit(
+    await record(
         conn,
+        device_id=None,
         store_id=store_id,
         staff_id=staff_id,
-        action="earning_rule_retired",
+        action="earning_rule.retired",
         object_type="earning_rule",
         object_id=rule_id,
     )
@@ -133,11 +136,12 @@ async def put_tier(conn: asyncpg.Connection, tier: TierDef, *, store_id: uuid.UU
         raise Conflict(
             "Another tier already starts at this spend; choose a different minimum.", field="min_spend"
         ) from None
-    await audit(
+    await record(
         conn,
+        device_id=None,
         store_id=store_id,
         staff_id=staff_id,
-        action="tier_set",
+        action="tier.set",
         object_type="tier",
         object_id=tier.code,
         details={"min_spend": tier.min_spend, "multiplier": tier.multiplier},
@@ -149,7 +153,15 @@ async def delete_tier(conn: asyncpg.Connection, code: str, *, store_id: uuid.UUI
     await conn.execute("UPDATE member SET tier_code = NULL WHERE tier_code = $1", code)
     if await conn.fetchval(sql.DELETE_TIER, code) is None:
         raise NotFound("tier", code)
-    await audit(conn, store_id=store_id, staff_id=staff_id, action="tier_deleted", object_type="tier", object_id=code)
+    await record(
+        conn,
+        device_id=None,
+        store_id=store_id,
+        staff_id=staff_id,
+        action="tier.deleted",
+        object_type="tier",
+        object_id=code,
+    )
 
 
 async def list_campaigns(conn: asyncpg.Connection, store_id: uuid.UUID, *, chain_wide: bool) -> list[Campaign]:
@@ -182,11 +194,12 @@ async def add_campaign(
         new.ecoin_store_ids,
         new.ecoin_categories,
     )
-    await audit(
+    await record(
         conn,
+        device_id=None,
         store_id=store_id,
         staff_id=staff_id,
-        action="campaign_added",
+        action="campaign.added",
         object_type="campaign",
         object_id=cid,
         details={"bonus": new.bonus, "spend_threshold": new.spend_threshold},
@@ -204,11 +217,12 @@ async def end_campaign(
     if campaign_id not in visible or row is None or (not chain_wide and row["store_ids"] != [store_id]):
         raise NotFound("campaign", campaign_id)
     await conn.execute(sql.END_CAMPAIGN, campaign_id)
-    await audit(
+    await record(
         conn,
+        device_id=None,
         store_id=store_id,
         staff_id=staff_id,
-        action="campaign_ended",
+        action="campaign.ended",
         object_type="campaign",
         object_id=campaign_id,
     )
@@ -222,11 +236,12 @@ async def put_settings(
     conn: asyncpg.Connection, store_id: uuid.UUID, settings: LoyaltySettings, *, staff_id: uuid.UUID
 ) -> LoyaltySettings:
     await conn.execute(sql.UPSERT_SETTINGS, store_id, settings.attach_days)
-    await audit(
+    await record(
         conn,
+        device_id=None,
         store_id=store_id,
         staff_id=staff_id,
-        action="loyalty_settings_changed",
+        action="loyalty_settings.changed",
         object_type="store",
         object_id=store_id,
         details={"attach_days": settings.attach_days},
@@ -249,11 +264,12 @@ async def set_scope(
             MemberCodes.SCOPE_LOCKED,
         )
     await conn.execute(sql.SET_SCOPE, scope.kind, scope.scope)
-    await audit(
+    await record(
         conn,
+        device_id=None,
         store_id=store_id,
         staff_id=staff_id,
-        action="account_scope_set",
+        action="account_scope.set",
         object_type="account_scope",
         object_id=scope.kind,
         details={"scope": scope.scope},

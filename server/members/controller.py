@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, TypeAlias
+from typing import Any
 
-import asyncpg
 from litestar import Controller, Request, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from protocol.members import (
@@ -24,13 +22,11 @@ from protocol.members import (
     TopUp,
     TopUpResult,
 )
-from server.auth.guards import FLOOR, MANAGERS, SUPERVISORS, TILL, Caller
+from server.auth.guards import FLOOR, MANAGERS, SUPERVISORS, TILL
+from server.deps import CallerDep, Conn
 from server.ledger import service as ledger
 from server.loyalty import service as loyalty
 from server.members import service
-
-Conn: TypeAlias = NamedDependency[asyncpg.Connection]
-CallerDep: TypeAlias = NamedDependency[Caller]
 
 
 def _key(request: Request[Any, Any, Any]) -> bytes:
@@ -107,7 +103,7 @@ class MembersController(Controller):
                 conn, caller.store_id, data, staff_id=caller.staff_id, chain_wide=caller.chain_wide
             )
 
-    @get("/{member_id:uuid}/balances", operation_id="member_balances", opt={"roles": TILL})
+    @get("/{member_id:uuid}/balances", operation_id="member_balances", opt={"roles": FLOOR})
     async def balances(self, conn: Conn, caller: CallerDep, member_id: FromPath[uuid.UUID]) -> Balances:
         async with conn.transaction():
             return await ledger.balances(conn, member_id, caller.store_id, chain_wide=caller.chain_wide)

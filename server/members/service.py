@@ -16,9 +16,9 @@ import asyncpg
 from protocol.errors import Codes
 from protocol.ids import new_id
 from protocol.members import Member, MemberCard, MemberCodes, MemberNew, MemberUpdate, MergeRequest
+from server.audit import record
 from server.errors import AppError, Conflict, NotFound
 from server.ledger import repository as ledger_sql
-from server.ledger.audit import audit
 from server.ledger.posting import (
     atomic,
     begin_movement,
@@ -130,9 +130,16 @@ async def enrol(
     await conn.execute(sql.LINK_STORE, member_id, store_id)
     for number in new.cards:
         await _add_card(conn, member_id, number, "card")
-    await audit(
-        conn, store_id=store_id, staff_id=staff_id, action="member_enrolled", object_type="member", object_id=member_id
-    )
+    if staff_id is not None:  # a person enrolled them (the demo seed is not audited)
+        await record(
+            conn,
+            device_id=None,
+            store_id=store_id,
+            staff_id=staff_id,
+            action="member.enrolled",
+            object_type="member",
+            object_id=member_id,
+        )
     return await get(conn, store_id, member_id)
 
 
@@ -228,11 +235,12 @@ async def update(
             "Another member already has this phone number.", MemberCodes.PHONE_TAKEN, field="phone"
         ) from None
     fields = sorted(f for f in change.__struct_fields__ if getattr(change, f) is not None)
-    await audit(
+    await record(
         conn,
+        device_id=None,
         store_id=store_id,
         staff_id=staff_id,
-        action="member_updated",
+        action="member.updated",
         object_type="member",
         object_id=member_id,
         details={"fields": fields},
@@ -335,11 +343,12 @@ async def merge(
         )
     await recompute_tier(conn, survivor_id)
     await finish_movement(conn, request.movement_id, {"survivor_id": str(survivor_id), "moved": len(legs) // 2})
-    await audit(
+    await record(
         conn,
+        device_id=None,
         store_id=store_id,
         staff_id=staff_id,
-        action="members_merged",
+        action="member.merged",
         object_type="member",
         object_id=survivor_id,
         details={"absorbed_id": str(absorbed_id)},

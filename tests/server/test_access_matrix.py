@@ -146,6 +146,17 @@ async def test_every_endpoint_answers_every_caller_as_its_rule_says(
     assert not wrong, "\n".join(wrong)
 
 
+async def _member_of(conn: asyncpg.Connection, store_id: uuid.UUID) -> uuid.UUID:
+    member = new_id()
+    await conn.execute(
+        "INSERT INTO member (id, home_store_id, name, phone) VALUES ($1, $2, 'Other store member', '13999999999')",
+        member,
+        store_id,
+    )
+    await conn.execute("INSERT INTO member_store (member_id, store_id) VALUES ($1, $2)", member, store_id)
+    return member
+
+
 async def test_another_stores_objects_answer_not_found_to_every_allowed_reader(
     client: AsyncTestClient[Any], demo: DemoInfo, conn: asyncpg.Connection, settings: Settings
 ) -> None:
@@ -154,6 +165,7 @@ async def test_another_stores_objects_answer_not_found_to_every_allowed_reader(
         "staff_id": str(other.sales_id),
         "device_id": str(other.device_id),
         "product_id": str(other.product_id),
+        "member_id": str(await _member_of(conn, other.store_id)),
     }
     readers = [
         w for w in await callers(conn, settings, demo.store_id) if w.role not in (None, "admin") or w.device_kind

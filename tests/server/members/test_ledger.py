@@ -15,6 +15,7 @@ from protocol.members import Member, MemberCodes
 from server.errors import AppError
 from server.ledger import jobs
 from server.ledger import service as ledger
+from server.members import service as members
 
 SOON = datetime.now(UTC) + timedelta(minutes=10)
 
@@ -208,3 +209,12 @@ async def test_a_refusal_caught_inside_the_callers_transaction_leaves_nothing_be
     assert (await ledger.balances(conn, member.id, store)).stored_value == 600
     report = await jobs.check_invariants(conn)
     assert report.ok, report.problems
+
+
+async def test_same_movement_id_in_another_store_is_refused(conn, store, other_store, member):
+    await members.find_member(conn, other_store, card="CARD0001")
+    mid = new_id()
+    await top_up(conn, store, member, 100, mid)
+    with pytest.raises(AppError) as err:
+        await top_up(conn, other_store, member, 100, mid)
+    assert err.value.details["field"] == "store_id"

@@ -144,7 +144,7 @@ async def test_manager_edits_rules_and_settings_and_checks_the_ledger(client, to
     assert expire.json() == {"lots_expired": 0, "amount": 0}
     c = await asyncpg.connect(db_dsn)
     try:
-        audit = await c.fetchval("SELECT count(*) FROM audit_log WHERE action LIKE 'earning_rule%'")
+        audit = await c.fetchval("SELECT count(*) FROM audit_log WHERE action LIKE 'earning_rule.%'")
     finally:
         await c.close()
     assert audit == 3
