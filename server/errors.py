@@ -118,6 +118,13 @@ def database_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[byte
     )
 
 
+def data_handler(_: Request[Any, Any, Any], exc: asyncpg.exceptions.DataError) -> Response[bytes]:
+    """A value the request carried that the database cannot store (a NUL character, text too long for
+    its column, a number out of range): the caller's mistake, refused like any other invalid field."""
+    message = f"The request was refused: a value cannot be stored ({exc.args[0] if exc.args else exc})."
+    return _respond(ErrorBody(code=Codes.VALIDATION, message=message, details={}), 400)
+
+
 def internal_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error", exc_info=exc)
     return _respond(ErrorBody(code=Codes.INTERNAL, message="Something went wrong on the server; it was logged."), 500)
@@ -128,7 +135,14 @@ exception_handlers: Any = {
     ValidationException: validation_handler,
     HTTPException: http_handler,
     OSError: database_handler,
+    # The database went away under us: refused, shut down, restarting, or the connection broke mid-query
+    # (asyncpg then reports an internal state error when the pool resets the connection).
     asyncpg.exceptions.ConnectionDoesNotExistError: database_handler,
     asyncpg.exceptions.CannotConnectNowError: database_handler,
+    asyncpg.exceptions.AdminShutdownError: database_handler,
+    asyncpg.exceptions.CrashShutdownError: database_handler,
+    asyncpg.exceptions.PostgresConnectionError: database_handler,
+    asyncpg.exceptions.InternalClientError: database_handler,
+    asyncpg.exceptions.DataError: data_handler,
     Exception: internal_handler,
 }

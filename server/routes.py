@@ -6,6 +6,7 @@ from typing import Any
 
 from server.auth.controller import AuthController
 from server.catalog.controller import CatalogController
+from server.checkout.controller import CheckoutController, OneStopController, RefundController
 from server.devices.controller import DeviceController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
@@ -35,6 +36,9 @@ ROUTES: list[Any] = [
     upload_commands,
     stream,
     ShiftsController,
+    CheckoutController,
+    RefundController,
+    OneStopController,
     ReportsController,
     AnalyticsSettingsController,
     SegmentsController,

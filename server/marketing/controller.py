@@ -82,16 +82,16 @@ class CampaignsController(Controller):
     path = "/api/admin/campaigns"
     tags = ("marketing",)
 
-    @post("/", operation_id="create_campaign", opt={"roles": MANAGERS})
+    @post("/", operation_id="create_service_campaign", opt={"roles": MANAGERS})
     async def create(self, conn: Conn, caller: CallerDep, data: JSONBody[CampaignNew]) -> Campaign:
         async with conn.transaction():
             return await service.create_campaign(conn, caller, data)
 
-    @get("/", operation_id="list_campaigns", opt={"roles": MANAGERS})
+    @get("/", operation_id="list_service_campaigns", opt={"roles": MANAGERS})
     async def list_campaigns(self, conn: Conn, caller: CallerDep) -> list[Campaign]:
         return await service.campaigns(conn, caller)
 
-    @get("/{campaign_id:uuid}/tasks", operation_id="campaign_tasks", opt={"roles": MANAGERS})
+    @get("/{campaign_id:uuid}/tasks", operation_id="service_campaign_tasks", opt={"roles": MANAGERS})
     async def tasks(self, conn: Conn, caller: CallerDep, campaign_id: FromPath[uuid.UUID]) -> list[Task]:
         return await service.campaign_tasks(conn, caller, campaign_id)
 
