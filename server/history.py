@@ -319,6 +319,8 @@ async def _generate(
         today = datetime.now(chain[0].tz).date()
         first_day = today - timedelta(days=days)
         made = _Made()
+        # Ticket numbers go on from any history already there (a second run, or the demo's own).
+        made.seq = await conn.fetchval("SELECT count(*) FROM ticket WHERE number LIKE 'H-%'")
         cum = _accumulate([h.weight for h in habits])
 
         def chunk(size: int) -> _Rows:

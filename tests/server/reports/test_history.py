@@ -60,6 +60,9 @@ async def test_generated_history_is_consistent_and_its_facts_are_the_databases(c
     )
     values = [r["s"] for r in shares]
     assert min(values) < 0.2 < max(values)
+    # A second run adds to the first (its ticket numbers go on).
+    await generate(conn, tickets=100, members=10, stores=2, days=30, seed=7)
+    assert await conn.fetchval("SELECT count(*) FROM sales_ticket_fact") == 1600
 
 
 async def test_demo_store_has_history_for_the_reports(
