@@ -123,12 +123,13 @@ class DeviceSync:
         )
         self.attached(self.transport)
         self.transport.start()
-        self._tasks = [self.spawn(self.catalog.run(), "catalog-load"), self.spawn(self._refresh_keys(), "keys")]
+        self.spawn(self.catalog.run(), "catalog-load")
+        self.spawn(self._refresh_keys(), "keys")
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A background task that lives until ``stop()``."""
         task = asyncio.get_running_loop().create_task(work, name=name)
-        self._tasks.append(task)
+        self._tasks = [t for t in self._tasks if not t.done()] + [task]
         return task
 
     async def stop(self) -> None:
