@@ -1,12 +1,12 @@
-"""The till's wiring without a server: a fresh till, a handheld's code refused, the printer setting."""
+"""The till's wiring without a server: a fresh till, and the receipt printer setting."""
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
 
-from cashier_app.printer import from_env
 from cashier_app.presenters.ports import Settled, Tender
+from cashier_app.printer import from_env
 from cashier_app.wiring import build
 
 
