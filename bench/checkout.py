@@ -2,11 +2,12 @@
 
 Ours: a real server process and ``TILLS`` tills working at once. Each till is an enrolled device with
 a cashier signed in on it (``X-Device-Token``) and an open shift. Every checkout settles 3 open tickets
-of one demo member, issued beforehand by the handhelds of two different counters (Apple and Huawei),
-with a split tender — a card through the simulated acquirer plus cash that gives change — and posts the
-member's earning. The clock runs from the first ``POST /checkouts`` to the last answer; every answer
-must be a first settlement (not a replay). Afterwards the database must show each checkout settled
-once, each ticket paid once, one charge per card tender at the acquirer, and the ledger invariants.
+of one member, issued beforehand by the handhelds of two different counters (Apple and Huawei), with a
+split tender — a card through the simulated acquirer plus cash that gives change — and posts the
+member's earning. Customers at different tills are different people: the demo members plus ``MEMBERS``
+more. The clock runs from the first ``POST /checkouts`` to the last answer; every answer must be a
+first settlement (not a replay). Afterwards the database must show each checkout settled once, each
+ticket paid once, one charge per card tender at the acquirer, and the ledger invariants.
 
 Baseline in the same run: ``pgbench`` TPC-B (scale 1, ``-c TILLS -j 2 -T 15``) against a separate
 database of the same durable cluster, with the server stopped.
@@ -31,12 +32,14 @@ from bench.common import Result, percentile, postgres, prepare_database, server_
 from protocol.checkout import CheckoutRequest, CheckoutResult, TenderRequest
 from protocol.identity import Session, SignIn
 from protocol.ids import new_id
+from protocol.members import MemberNew
 from protocol.payments import OpenShift
 from protocol.tickets import BatchResult, CommandBatch, IssueTicket, TicketDraft, TicketLine
 from server.auth.passwords import hash_secret
 from server.auth.tokens import digest, random_secret
 from server.db.embedded import EmbeddedPostgres
 from server.ledger.jobs import check_invariants
+from server.members import service as members_service
 
 TILLS = int(os.environ.get("FT_BENCH_TILLS", "8"))
 CHECKOUTS = int(os.environ.get("FT_BENCH_CHECKOUTS", "300"))
@@ -47,6 +50,7 @@ CARD = "4111111111111111"
 CASH = 50_000  # handed over in cash; the card pays the total less 30,000 fen, so 20,000 fen change
 CASH_APPLIED = 30_000
 PIN = "7777"
+MEMBERS = 4 * TILLS
 # Two tickets from the Apple counter's handheld, one from the Huawei counter's.
 COUNTERS = ("C-APL", "C-APL", "C-HUA")
 
@@ -120,8 +124,16 @@ async def _setup(dsn: str) -> Plan:
                 pin_hash,
             )
             tills.append(Till(device_id, token, code))
+        # Customers at different tills are different people: the demo members plus enough more that
+        # no two tills settle for the same member at once (a member's checkouts settle one at a time).
+        for n in range(MEMBERS):
+            await members_service.enrol(
+                conn,
+                store_id=store_id,
+                new=MemberNew(name=f"Bench member {n + 1}", phone=f"1380000{n + 1:04d}"),
+                id_key=b"bench",
+            )
         members = [r["id"] for r in await conn.fetch("SELECT id FROM member ORDER BY id")]
-        assert members, "the demo has no members"
     finally:
         await conn.close()
     return Plan(store_id, tills, handhelds, members)
