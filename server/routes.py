@@ -11,6 +11,7 @@ from server.devices.controller import DeviceController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
+from server.marketing.controller import CampaignsController, SegmentsController, TasksController
 from server.members.controller import MembersController
 from server.payments.controller import PaymentsController
 from server.reports.controller import AnalyticsSettingsController, ReportsController
@@ -40,4 +41,7 @@ ROUTES: list[Any] = [
     OneStopController,
     ReportsController,
     AnalyticsSettingsController,
+    SegmentsController,
+    CampaignsController,
+    TasksController,
 ]
