@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.admin.controller import AdminApiController, AdminPagesController, admin_static
 from server.auth.controller import AuthController
 from server.catalog.controller import CatalogController
 from server.devices.controller import DeviceController
@@ -33,4 +34,7 @@ ROUTES: list[Any] = [
     upload_commands,
     stream,
     ShiftsController,
+    AdminApiController,
+    AdminPagesController,
+    admin_static,
 ]
