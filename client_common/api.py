@@ -8,6 +8,7 @@ show). A network failure becomes ``ApiError`` with code ``network_unavailable`` 
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ import msgspec
 
 from protocol.catalog_sync import CatalogPage
 from protocol.errors import ErrorBody
+from protocol.identity import DeviceDirectory
+from protocol.members import Balances, Member, MemberLookup
 from protocol.tickets import BatchResult, CommandBatch
 
 NETWORK_UNAVAILABLE = "network_unavailable"
@@ -24,10 +27,15 @@ ENROLL = "/devices/enroll"
 SIGN_IN = "/auth/sign-in"
 PRODUCTS = "/catalog/products"
 UPLOAD = "/sync/commands"
+MEMBERS_LOOKUP = "/api/members/lookup"
+DIRECTORY = "/devices/directory"
 
 _pages = msgspec.json.Decoder(CatalogPage)
 _batch_results = msgspec.json.Decoder(BatchResult)
 _errors = msgspec.json.Decoder(ErrorBody)
+_members = msgspec.json.Decoder(Member)
+_balances = msgspec.json.Decoder(Balances)
+_directory = msgspec.json.Decoder(DeviceDirectory)
 
 
 class ApiError(Exception):
@@ -138,3 +146,41 @@ class Api:
             headers={**self._device_headers(), "Content-Type": "application/json"},
         )
         return _batch_results.decode(body)
+
+    # --- staff calls (bearer token of the signed-in person) --------------------------------------------
+
+    async def sign_out(self, refresh_token: str) -> None:
+        """End a session (e.g. the supervisor's, right after approving a price)."""
+        await self._call("POST", "/auth/sign-out", json={"refresh_token": refresh_token})
+
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """Trade the single-use refresh token for a new session."""
+        session: dict[str, Any] = msgspec.json.decode(
+            await self._call("POST", "/auth/refresh", json={"refresh_token": refresh_token})
+        )
+        return session
+
+    async def find_member(self, access_token: str, *, phone: str = "", card: str = "", code: str = "") -> Member:
+        """``POST /api/members/lookup``: what the customer presents goes in the body, never the address."""
+        lookup = MemberLookup(phone=phone or None, card=card or None, code=code or None)
+        body = await self._call(
+            "POST", MEMBERS_LOOKUP, content=msgspec.json.encode(lookup), headers=_bearer(access_token, json=True)
+        )
+        return _members.decode(body)
+
+    async def member_balances(self, access_token: str, member_id: uuid.UUID) -> Balances:
+        body = await self._call("GET", f"/api/members/{member_id}/balances", headers=_bearer(access_token))
+        return _balances.decode(body)
+
+    # --- device calls ---------------------------------------------------------------------------------
+
+    async def directory(self) -> DeviceDirectory:
+        """Every active device of this store with its public key (for checking signed QR codes)."""
+        return _directory.decode(await self._call("GET", DIRECTORY, headers=self._device_headers()))
+
+
+def _bearer(token: str, json: bool = False) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if json:
+        headers["Content-Type"] = "application/json"
+    return headers

@@ -31,6 +31,13 @@ class ConnectionState:
     link: Link = "connecting"
     outbox: int = 0
     dead_letters: tuple[DeadLetter, ...] = field(default_factory=tuple)
+    catalog_loaded: int = 0  # items of the catalog load under way
+    catalog_total: int = 0  # 0 when no catalog load is under way
+
+    @property
+    def catalog_progress(self) -> float | None:
+        """0..1 while the catalog loads, else None."""
+        return min(1.0, self.catalog_loaded / self.catalog_total) if self.catalog_total else None
 
     @property
     def online(self) -> bool:
@@ -44,6 +51,7 @@ class BarText:
     dead: str  # empty when there are none
     details: tuple[str, ...]  # one line per dead letter: reason, then what to do
     level: Literal["ok", "warn", "error"]
+    catalog: str = ""  # "Catalog 1,000 / 12,000" while a catalog load is under way
 
 
 def advice(code: str, t: Translator = translator) -> str:
@@ -61,7 +69,12 @@ def describe(state: ConnectionState, t: Translator = translator) -> BarText:
         t.tr("conn.dead_item", what=d.what, message=d.message) + " — " + advice(d.code, t) for d in state.dead_letters
     )
     level: Literal["ok", "warn", "error"] = "error" if state.dead_letters else "ok" if state.online else "warn"
-    return BarText(status=status, outbox=outbox, dead=dead, details=details, level=level)
+    catalog = (
+        t.tr("conn.catalog", done=f"{state.catalog_loaded:,}", total=f"{state.catalog_total:,}")
+        if state.catalog_total
+        else ""
+    )
+    return BarText(status=status, outbox=outbox, dead=dead, details=details, level=level, catalog=catalog)
 
 
 class ConnectionFeed:

@@ -4,7 +4,8 @@ Nothing here blocks the caller: ``start()`` returns at once, commands are stored
 synchronously, and frames go out through a writer task. Each output of the core is handled in order:
 persisted in the device store first, then sent, so an ``Ack`` never runs ahead of the disk.
 
-Liveness: websockets' own ping (``ping_interval``/``ping_timeout``) drops a dead link; the server's
+Liveness: websockets' own ping (``ping_interval``/``ping_timeout``) drops a dead link (a half-open one is
+given up after ``close_timeout`` more, since it never answers the close); the server's
 application ``Ping`` frames are answered by the core. Reconnects wait a full-jitter exponential
 backoff (``Backoff``), reset after each successful ``Welcome``.
 """
@@ -86,6 +87,7 @@ class Transport:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     open_timeout: float = 10.0
+    close_timeout: float = 10.0  # a dead link never answers our close: drop it after this long
     connections: int = 0  # attempts so far, for tests and diagnostics
     _task: asyncio.Task[None] | None = None
     _ws: ClientConnection | None = None
@@ -148,6 +150,7 @@ class Transport:
                     ping_interval=self.ping_interval,
                     ping_timeout=self.ping_timeout,
                     open_timeout=self.open_timeout,
+                    close_timeout=self.close_timeout,
                     max_size=None,
                 ) as ws:
                     await self._session(ws)

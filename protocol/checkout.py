@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from protocol.money import Minor
+from protocol.receipts import ReceiptPayload, ReceiptTicket
 from protocol.tickets import Fen, Ticket
 
 TenderKind = Literal["cash", "card", "wallet", "stored_value", "ecoin", "points"]
@@ -71,6 +72,8 @@ class CheckoutCodes:
     TICKET_NOT_IN_CHECKOUT = "ticket_not_in_checkout"
     APPROVAL_REQUIRED = "supervisor_approval_required"
     APPROVAL_REFUSED = "supervisor_approval_refused"
+    SHIFT_REQUIRED = "open_shift_required"
+    POINTS_NOT_WHOLE = "points_amount_not_whole"
 
 
 # --- checkout ---------------------------------------------------------------------------------------
@@ -118,14 +121,27 @@ class TenderResult(msgspec.Struct, kw_only=True, frozen=True):
     masked: str | None = None  # e.g. "**** 4242"; never a full card number
 
 
+class SettledTicket(msgspec.Struct, kw_only=True, frozen=True):
+    """A ticket paid by the checkout, with the counter its amount belongs to (concession settlement)."""
+
+    id: uuid.UUID
+    number: str
+    counter_id: uuid.UUID
+    total: Fen
+
+
 class CheckoutResult(msgspec.Struct, kw_only=True, frozen=True):
-    """What a settled checkout answers, first time and on every replay."""
+    """What a settled checkout answers, first time and on every replay.
+
+    ``receipt_text`` and ``receipt_text_58`` are the receipt laid out for 80 mm and 58 mm printers.
+    The receipt QR is signed by the till with its own key: ``receipt_payload(result, till_id)`` gives
+    the payload to pass to ``protocol.receipts.sign_receipt``.
+    """
 
     id: uuid.UUID
     store_id: uuid.UUID
     mode: CheckoutMode
-    ticket_ids: list[uuid.UUID]
-    ticket_numbers: list[str]
+    tickets: list[SettledTicket]
     total: Fen
     tendered: Fen
     change: Fen
@@ -133,10 +149,31 @@ class CheckoutResult(msgspec.Struct, kw_only=True, frozen=True):
     tenders: list[TenderResult]
     member_id: uuid.UUID | None = None
     points_earned: int = 0
+    receipt_no: str = ""
     receipt_text: str = ""
-    receipt_qr: str = ""
+    receipt_text_58: str = ""
     settled_at_ms: int = 0
     replayed: bool = False
+
+    @property
+    def ticket_ids(self) -> list[uuid.UUID]:
+        return [t.id for t in self.tickets]
+
+
+def receipt_payload(result: CheckoutResult, signer: uuid.UUID) -> ReceiptPayload:
+    """The signed-receipt payload of a settled checkout, for the till ``signer`` to sign."""
+    return ReceiptPayload(
+        receipt_no=result.receipt_no,
+        store_id=result.store_id,
+        checkout_id=result.id,
+        tickets=[ReceiptTicket(t.id, t.number, t.total) for t in result.tickets],
+        total=result.total,
+        paid=result.tendered,
+        change=result.change,
+        currency=result.currency,
+        at=result.settled_at_ms // 1000,
+        signer=signer,
+    )
 
 
 class CustomerTickets(msgspec.Struct, kw_only=True, frozen=True):
@@ -217,6 +254,5 @@ class RefundResult(msgspec.Struct, kw_only=True, frozen=True):
     tenders: list[RefundTenderResult]
     approved_by: uuid.UUID | None = None
     points_reversed: int = 0
-    receipt_text: str = ""
     refunded_at_ms: int = 0
     replayed: bool = False

@@ -128,7 +128,13 @@ exception_handlers: Any = {
     ValidationException: validation_handler,
     HTTPException: http_handler,
     OSError: database_handler,
+    # The database went away under us: refused, shut down, restarting, or the connection broke mid-query
+    # (asyncpg then reports an internal state error when the pool resets the connection).
     asyncpg.exceptions.ConnectionDoesNotExistError: database_handler,
     asyncpg.exceptions.CannotConnectNowError: database_handler,
+    asyncpg.exceptions.AdminShutdownError: database_handler,
+    asyncpg.exceptions.CrashShutdownError: database_handler,
+    asyncpg.exceptions.PostgresConnectionError: database_handler,
+    asyncpg.exceptions.InternalClientError: database_handler,
     Exception: internal_handler,
 }

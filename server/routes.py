@@ -7,12 +7,14 @@ from typing import Any
 from server.admin.controller import AdminApiController, AdminPagesController, admin_static
 from server.auth.controller import AuthController
 from server.catalog.controller import CatalogController
+from server.checkout.controller import CheckoutController, OneStopController, RefundController
 from server.devices.controller import DeviceController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
 from server.members.controller import MembersController
 from server.payments.controller import PaymentsController
+from server.reports.controller import AnalyticsSettingsController, ReportsController
 from server.shifts.controller import ShiftsController
 from server.staff.controller import StaffController
 from server.sync.controller import upload_commands
@@ -34,6 +36,11 @@ ROUTES: list[Any] = [
     upload_commands,
     stream,
     ShiftsController,
+    CheckoutController,
+    RefundController,
+    OneStopController,
+    ReportsController,
+    AnalyticsSettingsController,
     AdminApiController,
     AdminPagesController,
     admin_static,

@@ -58,4 +58,5 @@ class Settings:
             pool_min=int(e.get("FT_POOL_MIN", "2")),
             pool_max=int(e.get("FT_POOL_MAX", "10")),
             seed_demo=e.get("FT_SEED_DEMO", "1") not in ("0", "false", "no"),
+            extra={key[3:].lower(): value for key, value in e.items() if key.startswith("FT_WS_")},
         )

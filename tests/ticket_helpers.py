@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import asyncpg
+import nacl.signing
 
 from protocol.ids import new_id
 from protocol.tickets import IssueTicket, TicketDraft, TicketLine
@@ -120,3 +121,10 @@ async def second_store(conn: asyncpg.Connection, timezone: str = "Asia/Shanghai"
         counter,
     )
     return await catalog(conn, "C-APL", "BJ01")
+
+
+async def give_key(conn: asyncpg.Connection, device_id: uuid.UUID) -> bytes:
+    """Enroll an Ed25519 key for the device (as enrollment would); return its 32-byte signing seed."""
+    key = nacl.signing.SigningKey.generate()
+    await conn.execute("UPDATE device SET public_key = $2 WHERE id = $1", device_id, bytes(key.verify_key))
+    return bytes(key)

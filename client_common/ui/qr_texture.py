@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import qrcode
 from kivy.graphics.texture import Texture
 
-QUIET_ZONE = 4  # modules of white around the code, as the standard asks
+from client_common.ticket_qr import make_qr
 
 
 def qr_rows(text: str) -> list[list[bool]]:
-    """The code's modules, top row first, quiet zone included (True = dark)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=QUIET_ZONE)
-    code.add_data(text.encode("utf-8"))
-    code.make(fit=True)
-    return [list(row) for row in code.get_matrix()]
+    """The code's modules, top row first, quiet zone included (True = dark); the smallest symbol."""
+    return [list(row) for row in make_qr(text).get_matrix()]
 
 
 def qr_texture(text: str) -> Texture:

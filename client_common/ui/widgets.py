@@ -43,6 +43,7 @@ class ConnectionBar(BoxLayout):  # type: ignore[misc]
     dead_text = StringProperty("")
     colour = ListProperty(list(LEVEL_COLOURS["warn"]))
     dead_count = NumericProperty(0)
+    progress = NumericProperty(-1)  # catalog load 0..1, -1 when none is under way
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -53,6 +54,10 @@ class ConnectionBar(BoxLayout):  # type: ignore[misc]
     def refresh(self) -> None:
         text = describe(self.state)
         self.status_text, self.outbox_text, self.dead_text = text.status, text.outbox, text.dead
+        if text.catalog:
+            self.status_text = f"{text.status} · {text.catalog}"
+        progress = self.state.catalog_progress
+        self.progress = -1 if progress is None else progress
         self.colour = list(LEVEL_COLOURS[text.level])
         self.dead_count = len(self.state.dead_letters)
 

@@ -67,7 +67,8 @@ def refund_destination(kind: TenderKind) -> RefundTo:
     return "member"
 
 
-def _fen(amount: int) -> str:
+def fen_text(amount: int) -> str:
+    """``¥1,234.50`` for 123450 fen."""
     sign = "-" if amount < 0 else ""
     whole, frac = divmod(abs(amount), 100)
     return f"{sign}¥{whole:,}.{frac:02d}"
@@ -94,7 +95,7 @@ def settle_tenders(total: int, tenders: Sequence[Tender]) -> list[SettledTender]
         if t.amount <= 0:
             raise AppError(
                 CheckoutCodes.TENDER_NOT_POSITIVE,
-                f"A {t.kind} tender of {_fen(t.amount)} is not allowed; every tender must be more than zero.",
+                f"A {t.kind} tender of {fen_text(t.amount)} is not allowed; every tender must be more than zero.",
                 details={"tender_id": str(t.id), "amount": t.amount},
             )
     cash = [t for t in tenders if t.kind in CHANGE_GIVING]
@@ -108,7 +109,7 @@ def settle_tenders(total: int, tenders: Sequence[Tender]) -> list[SettledTender]
     if other > total:
         raise AppError(
             CheckoutCodes.TENDER_OVERPAID,
-            f"Card, wallet and member tenders come to {_fen(other)} but only {_fen(total)} is due; "
+            f"Card, wallet and member tenders come to {fen_text(other)} but only {fen_text(total)} is due; "
             "only cash may be more than what is due.",
             details={"non_cash": other, "total": total},
         )
@@ -117,8 +118,8 @@ def settle_tenders(total: int, tenders: Sequence[Tender]) -> list[SettledTender]
     if offered_cash < due_in_cash:
         raise AppError(
             CheckoutCodes.TENDER_SHORT,
-            f"The tenders come to {_fen(other + offered_cash)}, {_fen(due_in_cash - offered_cash)} short of "
-            f"{_fen(total)}; add a tender.",
+            f"The tenders come to {fen_text(other + offered_cash)}, {fen_text(due_in_cash - offered_cash)} short of "
+            f"{fen_text(total)}; add a tender.",
             details={"tendered": other + offered_cash, "total": total, "short": due_in_cash - offered_cash},
         )
     if cash and due_in_cash == 0:
@@ -179,7 +180,7 @@ def allocate_refund(amount: int, tenders: Sequence[PaidTender]) -> list[RefundSh
     if amount > room:
         raise AppError(
             CheckoutCodes.REFUND_EXCEEDS_PAID,
-            f"Only {_fen(room)} of this checkout can still be refunded, not {_fen(amount)}.",
+            f"Only {fen_text(room)} of this checkout can still be refunded, not {fen_text(amount)}.",
             details={"refundable": room, "asked": amount},
         )
     shares = split_pro_rata(amount, [t.refundable for t in tenders])

@@ -103,7 +103,7 @@ class MembersController(Controller):
                 conn, caller.store_id, data, staff_id=caller.staff_id, chain_wide=caller.chain_wide
             )
 
-    @get("/{member_id:uuid}/balances", operation_id="member_balances", opt={"roles": TILL})
+    @get("/{member_id:uuid}/balances", operation_id="member_balances", opt={"roles": FLOOR})
     async def balances(self, conn: Conn, caller: CallerDep, member_id: FromPath[uuid.UUID]) -> Balances:
         async with conn.transaction():
             return await ledger.balances(conn, member_id, caller.store_id, chain_wide=caller.chain_wide)

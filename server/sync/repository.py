@@ -19,11 +19,20 @@ WITH cmd AS (
 INSERT INTO device_sync (device_id, last_applied_seq) VALUES ($2, $4)
 ON CONFLICT (device_id) DO UPDATE
 SET last_applied_seq = GREATEST(device_sync.last_applied_seq, EXCLUDED.last_applied_seq), updated_at = now()
+RETURNING last_applied_seq
 """
 
 LAST_SEQ = "SELECT coalesce((SELECT last_applied_seq FROM device_sync WHERE device_id = $1), 0)"
 
-DEVICE_STATE = "SELECT state FROM device WHERE id = $1"
+# The store's event-log lock (taken first in every writing transaction) and the device's state.
+LOCK_STORE_AND_CHECK_DEVICE = """
+WITH lock AS (
+    INSERT INTO event_counter (store_id) VALUES ($1)
+    ON CONFLICT (store_id) DO UPDATE SET last_position = event_counter.last_position
+    RETURNING last_position
+)
+SELECT (SELECT state FROM device WHERE id = $2) FROM lock
+"""
 
 SAVE_ACK = """
 INSERT INTO device_sync (device_id, acked_position) VALUES ($1, $2)

@@ -24,12 +24,16 @@ SELECT ticket_id, line_no, product_id, sku, name, qty, list_price, unit_price, p
 FROM ticket_line WHERE ticket_id = ANY($1::uuid[]) ORDER BY ticket_id, line_no
 """
 
-STORE_AND_COUNTER = """
-SELECT s.currency, c.store_id AS counter_store_id
+# Everything issuing a ticket checks, in one round trip.
+ISSUE_CONTEXT = """
+SELECT s.currency, c.store_id AS counter_store_id,
+       EXISTS (SELECT 1 FROM ticket WHERE store_id = $1 AND number = $3) AS number_taken,
+       EXISTS (SELECT 1 FROM ticket WHERE id = $4) AS ticket_exists,
+       (SELECT coalesce(json_agg(json_build_array(p.id, p.store_id, p.sku, p.counter_id)), '[]')::text
+        FROM product p WHERE p.id = ANY($5::uuid[])) AS products
 FROM store s LEFT JOIN counter c ON c.id = $2 WHERE s.id = $1
 """
 DEVICE = "SELECT store_id, kind, state, public_key FROM device WHERE id = $1"
-PRODUCTS = "SELECT id, store_id, sku, counter_id, active FROM product WHERE id = ANY($1::uuid[])"
 
 # The ticket and its lines in one statement (the business day is the store's, by server time).
 INSERT = """

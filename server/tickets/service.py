@@ -80,12 +80,12 @@ def check_totals(draft: TicketDraft) -> None:
 def comparable_draft(draft: dict[str, Any], device_id: uuid.UUID | str) -> dict[str, Any]:
     """The parts of a draft that must match for a second upload of the same ticket to be a replay.
 
-    Line names are display text from the catalog (a scanned QR may not carry them); the issuing device
-    is filled in when the handheld left it out.
+    Line SKUs and names are catalog text the ticket QR does not carry (the product id is what counts);
+    the issuing device is filled in when the handheld left it out.
     """
     out = dict(draft)
     out["device_id"] = str(device_id)
-    out["lines"] = [{k: v for k, v in line.items() if k != "name"} for line in draft.get("lines", [])]
+    out["lines"] = [{k: v for k, v in line.items() if k not in ("sku", "name")} for line in draft.get("lines", [])]
     return out
 
 
@@ -106,53 +106,47 @@ def first_difference(old: Any, new: Any, path: str = "") -> str | None:
     return None if old == new else (path or "(value)")
 
 
-async def _issuing_device(conn: asyncpg.Connection, device: DeviceCaller, draft: TicketDraft) -> uuid.UUID:
-    if device.kind == "handheld":
-        if draft.device_id not in (None, device.device_id):
-            raise Forbidden("A handheld issues only its own tickets.", field="ticket.device_id")
-        return device.device_id
-    # A till uploads a ticket it scanned from the customer's QR: it names the handheld that made it.
-    if draft.device_id is None:
+def _check_issuer(device: DeviceCaller, draft: TicketDraft) -> None:
+    if device.kind != "handheld":
+        # A till uploads a ticket only as the QR the handheld signed (``IssueTicket.scanned_qr``).
         raise AppError(
             Codes.VALIDATION,
-            "A till uploading a scanned ticket must name the issuing handheld (ticket.device_id).",
-            details={"field": "ticket.device_id"},
+            "A till uploads a ticket only from its scanned QR code (scanned_qr); scan the customer's ticket.",
+            details={"field": "scanned_qr"},
         )
-    row = await conn.fetchrow(repo.DEVICE, draft.device_id)
-    if row is None or row["store_id"] != device.store_id or row["kind"] != "handheld":
-        raise NotFound("handheld", draft.device_id)
-    return draft.device_id
+    if draft.device_id not in (None, device.device_id):
+        raise Forbidden("A handheld issues only its own tickets.", field="ticket.device_id")
 
 
-async def _check_catalog(conn: asyncpg.Connection, draft: TicketDraft) -> None:
-    store = await conn.fetchrow(repo.STORE_AND_COUNTER, draft.store_id, draft.counter_id)
-    if store is None:
-        raise NotFound("store", draft.store_id)
-    if draft.currency != store["currency"].strip():
+def _check_catalog(ctx: asyncpg.Record, draft: TicketDraft) -> None:
+    if draft.currency != ctx["currency"].strip():
         raise AppError(
             TicketCodes.CURRENCY_MISMATCH,
-            f"This store sells in {store['currency']}, not {draft.currency}.",
-            details={"currency": draft.currency, "store_currency": store["currency"]},
+            f"This store sells in {ctx['currency']}, not {draft.currency}.",
+            details={"currency": draft.currency, "store_currency": ctx["currency"]},
         )
-    if store["counter_store_id"] != draft.store_id:
+    if ctx["counter_store_id"] != draft.store_id:
         raise NotFound("counter", draft.counter_id)
-    products = {r["id"]: r for r in await conn.fetch(repo.PRODUCTS, [ln.product_id for ln in draft.lines])}
+    if ctx["number_taken"]:  # checked before writing (the store lock is held, so no race)
+        raise _number_taken(draft.number)
+    products = {uuid.UUID(p[0]): p for p in json.loads(ctx["products"])}
+    store, counter = str(draft.store_id), str(draft.counter_id)
     for line in draft.lines:
         p = products.get(line.product_id)
-        if p is None or p["store_id"] != draft.store_id:
+        if p is None or p[1] != store:
             raise AppError(
                 TicketCodes.PRODUCT_MISMATCH,
                 f"Line {line.line_no}: the product is not sold in this store; refresh the catalog.",
                 status=404,
                 details={"line_no": line.line_no, "field": "product_id"},
             )
-        if p["sku"] != line.sku:
+        if p[2] != line.sku:
             raise AppError(
                 TicketCodes.PRODUCT_MISMATCH,
-                f"Line {line.line_no}: SKU {line.sku} does not match the product ({p['sku']}); refresh the catalog.",
+                f"Line {line.line_no}: SKU {line.sku} does not match the product ({p[2]}); refresh the catalog.",
                 details={"line_no": line.line_no, "field": "sku"},
             )
-        if p["counter_id"] != draft.counter_id:
+        if p[3] != counter:
             raise AppError(
                 TicketCodes.PRODUCT_MISMATCH,
                 f"Line {line.line_no}: {line.sku} belongs to another counter; issue it on that counter's ticket.",
@@ -160,17 +154,32 @@ async def _check_catalog(conn: asyncpg.Connection, draft: TicketDraft) -> None:
             )
 
 
-async def issue(conn: asyncpg.Connection, device: DeviceCaller, cmd: IssueTicket) -> Outcome:
-    """Issue the draft, or answer the existing ticket when the same ticket was already uploaded."""
+async def issue(
+    conn: asyncpg.Connection, device: DeviceCaller, cmd: IssueTicket, uploaded_by: uuid.UUID | None = None
+) -> Outcome:
+    """Issue the draft as ``device`` (the issuing handheld; ``uploaded_by`` is the till that scanned its
+    QR, if any), or answer the existing ticket when the same ticket was already uploaded."""
     draft = cmd.ticket
     if draft.store_id != device.store_id:
         raise NotFound("store", draft.store_id)
-    origin = await _issuing_device(conn, device, draft)
-    existing = await repo.get(conn, draft.id, for_update=True)
-    if existing is not None:
-        return await _same_ticket_again(conn, device, existing, draft, origin)
+    _check_issuer(device, draft)
+    origin = device.device_id
+    ctx = await conn.fetchrow(
+        repo.ISSUE_CONTEXT,
+        draft.store_id,
+        draft.counter_id,
+        draft.number,
+        draft.id,
+        [ln.product_id for ln in draft.lines],
+    )
+    if ctx is None:
+        raise NotFound("store", draft.store_id)
+    if ctx["ticket_exists"]:
+        existing = await repo.get(conn, draft.id, for_update=True)
+        if existing is not None:
+            return await _same_ticket_again(conn, device, existing, draft, origin)
     check_totals(draft)
-    await _check_catalog(conn, draft)
+    _check_catalog(ctx, draft)
     ticket = Ticket(
         id=draft.id,
         store_id=draft.store_id,
@@ -185,19 +194,23 @@ async def issue(conn: asyncpg.Connection, device: DeviceCaller, cmd: IssueTicket
         issued_at_ms=draft.issued_at_ms,
     )
     try:
-        day = await repo.insert(conn, ticket, cmd.command_id, device.device_id if origin != device.device_id else None)
+        day = await repo.insert(conn, ticket, cmd.command_id, uploaded_by)
     except asyncpg.UniqueViolationError as exc:
         if "number" in (exc.constraint_name or ""):
-            raise AppError(
-                TicketCodes.NUMBER_TAKEN,
-                f"Ticket number {draft.number} is already used in this store; number tickets per device.",
-                status=409,
-                details={"number": draft.number},
-            ) from None
+            raise _number_taken(draft.number) from None
         raise
     ticket = msgspec.structs.replace(ticket, business_day=day)
     position = await events.append(conn, device.store_id, "ticket_issued", ticket)
     return Outcome(ticket, position)
+
+
+def _number_taken(number: str) -> AppError:
+    return AppError(
+        TicketCodes.NUMBER_TAKEN,
+        f"Ticket number {number} is already used in this store; number tickets per device.",
+        status=409,
+        details={"number": number},
+    )
 
 
 async def _same_ticket_again(

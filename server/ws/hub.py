@@ -41,6 +41,13 @@ class StreamConfig:
     ring: int = 4096  # recent frames kept per store for the hand-off from catch-up to live
     page: int = 500  # events per catch-up read
 
+    @property
+    def feed_page(self) -> int:
+        """Live events are fanned out at most this many at a time, then the writers drain: a client
+        that keeps up never holds more than half its queue, so a burst (say, end-of-day expiry of
+        thousands of tickets) never disconnects it."""
+        return max(1, min(self.page, self.queue_size // 2))
+
     @classmethod
     def from_extra(cls, extra: dict[str, str]) -> StreamConfig:
         fields = cls.__dataclass_fields__
@@ -131,15 +138,16 @@ class StoreFeed:
         async with self.hub.pool.acquire() as conn:
             while True:
                 frames = await events.read_frames_after(
-                    cast(asyncpg.Connection, conn), self.store_id, self.position, self.hub.config.page
+                    cast(asyncpg.Connection, conn), self.store_id, self.position, self.hub.config.feed_page
                 )
                 for position, frame in frames:
                     self.ring.append((position, frame))
                     self.position = position
                     for client in list(self.clients):
                         client.offer(position, frame)
-                if len(frames) < self.hub.config.page:
+                if len(frames) < self.hub.config.feed_page:
                     return
+                await asyncio.sleep(0)  # let the writers drain before the next page
 
 
 class Hub:

@@ -1,8 +1,9 @@
 """A TCP proxy under test control, for cutting and degrading the network between a client and a server.
 
 Modes: pass-through, added latency per chunk, reset every connection, half-open (accept and read but
-never forward or answer), and slow reader (forward server->client a few bytes at a time). Bounded:
-it only ever connects to the one loopback upstream it was given.
+never forward or answer; open connections silently stop carrying data too), and slow reader (forward
+server->client a few bytes at a time). Bounded: it only ever connects to the one loopback upstream it
+was given.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ class TcpProxy:
                 data = await src.read(65536)
                 if not data:
                     break
+                if self.faults.half_open:
+                    continue  # the link went dead without either side being told
                 if self.faults.latency_s:
                     await asyncio.sleep(self.faults.latency_s)
                 if slow and self.faults.slow_bytes_per_s:

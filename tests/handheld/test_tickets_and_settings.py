@@ -223,3 +223,14 @@ def test_connection_bar_text_gives_the_servers_reason_and_what_to_do() -> None:
     assert (ok.status, ok.outbox, ok.dead, ok.level) == ("Online", "All sent", "", "ok")
     translator.set_language("zh")
     assert describe(ConnectionState(link="online", outbox=1)).outbox == "1 条待发送"
+
+
+def test_the_bar_shows_the_catalog_load_with_its_progress() -> None:
+    loading = ConnectionState(link="online", catalog_loaded=25_000, catalog_total=100_000)
+    assert describe(loading).catalog == "Catalog 25,000 / 100,000"
+    assert loading.catalog_progress == 0.25
+    idle = ConnectionState(link="online")
+    assert describe(idle).catalog == ""
+    assert idle.catalog_progress is None
+    translator.set_language("zh")
+    assert describe(loading).catalog == "商品目录 25,000 / 100,000"

@@ -7,17 +7,19 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import nacl.signing
 import pytest
 from litestar.testing import AsyncTestClient
 
 from protocol.codec import encode
 from protocol.ids import new_id
+from protocol.qr import QrCodes, sign_ticket, verify_ticket
 from protocol.ticket_codes import CommandCodes, TicketCodes
 from protocol.tickets import AttachMember, BatchResult, CommandBatch, VoidTicket
 from server.auth.guards import DeviceCaller
 from server.demo import DemoInfo
 from server.sync.service import apply_commands
-from tests.ticket_helpers import Catalog, catalog, device, draft, issue, second_store
+from tests.ticket_helpers import Catalog, catalog, device, draft, give_key, issue, second_store
 
 decode_batch = msgspec.json.Decoder(BatchResult).decode
 
@@ -129,37 +131,86 @@ async def test_till_upload_from_qr_then_the_handhelds_own_upload_is_a_replay(
 ) -> None:
     cat: Catalog = shop["cat"]
     hh: DeviceCaller = shop["hh"]
-    d = draft(cat)
-    # The till scanned the customer's QR and uploads the ticket, naming the handheld that made it.
-    from_qr = issue(msgspec.structs.replace(d, device_id=hh.device_id), 1)
-    (uploaded,) = (await upload(client, shop["till_token"], [from_qr])).results
-    assert uploaded.status == "applied"
+    seed = await give_key(conn, hh.device_id)
+    own = issue(draft(cat, lines=3), 5)
+    qr = sign_ticket(own, hh.device_id, seed)
+    # The till scanned the customer's QR while the handheld was offline and uploads what it decoded.
+    scanned = verify_ticket(qr, {hh.device_id: bytes(nacl.signing.SigningKey(seed).verify_key)}.get).command
+    (uploaded,) = (await upload(client, shop["till_token"], [msgspec.structs.replace(scanned, scanned_qr=qr)])).results
+    assert uploaded.status == "applied", uploaded.error
     assert uploaded.ticket is not None
     assert uploaded.ticket.device_id == hh.device_id
-    # Later the handheld comes back online and sends its own command for the same ticket.
-    (own,) = (await upload(client, shop["hh_token"], [issue(d, 1)])).results
-    assert own.status == "replayed"
-    assert own.ticket == uploaded.ticket
+    assert [ln.sku for ln in uploaded.ticket.lines] == [ln.sku for ln in own.ticket.lines]  # filled from the catalog
+    # Uploading the same QR again, and the handheld's own command when it is back online, are replays.
+    (again,) = (await upload(client, shop["till_token"], [msgspec.structs.replace(scanned, scanned_qr=qr)])).results
+    assert again.status == "replayed"
+    batch = await upload(client, shop["hh_token"], [own])
+    assert batch.results[0].status == "replayed"
+    assert batch.results[0].ticket == uploaded.ticket
+    assert batch.last_applied_seq == 5  # the handheld's sequence number, applied through the till
     assert await conn.fetchval("SELECT count(*) FROM event_log") == 1
-    # The same ticket id with a different content is refused, naming the field.
-    changed = msgspec.structs.replace(d, staff_id=new_id())
-    (clash,) = (await upload(client, shop["hh_token"], [issue(changed, 2)])).results
+    assert await conn.fetchval("SELECT uploaded_by FROM ticket") == shop["till"].device_id
+
+
+async def test_a_tampered_or_foreign_qr_is_refused(
+    client: AsyncTestClient[Any], conn: asyncpg.Connection, shop: dict[str, Any]
+) -> None:
+    cat: Catalog = shop["cat"]
+    hh: DeviceCaller = shop["hh"]
+    seed = await give_key(conn, hh.device_id)
+    cmd = issue(draft(cat), 1)
+    qr = sign_ticket(cmd, hh.device_id, seed)
+    digits = list(qr)
+    digits[-200] = "1" if digits[-200] != "1" else "2"  # one changed digit
+    tampered = "".join(digits)
+    (r,) = (await upload(client, shop["till_token"], [msgspec.structs.replace(cmd, scanned_qr=tampered)])).results
+    assert r.error is not None
+    assert r.error.code in (QrCodes.BAD_SIGNATURE, QrCodes.MALFORMED)
+    stranger = sign_ticket(cmd, hh.device_id, bytes(nacl.signing.SigningKey.generate()))
+    (r,) = (await upload(client, shop["till_token"], [msgspec.structs.replace(cmd, scanned_qr=stranger)])).results
+    assert r.error is not None
+    assert r.error.code == QrCodes.BAD_SIGNATURE
+    # A handheld of another store is not a signer this store trusts.
+    await second_store(conn)
+    bj, _ = await device(conn, "Handheld BJ")
+    bj_seed = await give_key(conn, bj.device_id)
+    foreign = sign_ticket(cmd, bj.device_id, bj_seed)
+    (r,) = (await upload(client, shop["till_token"], [msgspec.structs.replace(cmd, scanned_qr=foreign)])).results
+    assert r.error is not None
+    assert r.error.code == QrCodes.UNKNOWN_DEVICE
+    # A till may not upload a ticket without its QR, nor a command the QR does not carry.
+    (r,) = (await upload(client, shop["till_token"], [issue(draft(cat), 1)])).results
+    assert r.error is not None
+    assert r.error.details["field"] == "scanned_qr"
+    (r,) = (await upload(client, shop["till_token"], [issue(cmd.ticket, 1)])).results
+    assert r.error is not None
+    (r,) = (
+        await upload(client, shop["till_token"], [msgspec.structs.replace(issue(cmd.ticket, 1), scanned_qr=qr)])
+    ).results
+    assert r.error is not None
+    assert r.error.details["field"] == "command_id"
+    assert await conn.fetchval("SELECT count(*) FROM ticket") == 0
+
+
+async def test_a_second_upload_of_the_same_ticket_with_other_content_is_refused(
+    client: AsyncTestClient[Any], conn: asyncpg.Connection, shop: dict[str, Any]
+) -> None:
+    cat: Catalog = shop["cat"]
+    d = draft(cat)
+    (first,) = (await upload(client, shop["hh_token"], [issue(d, 1)])).results
+    assert first.status == "applied"
+    # A new command for the same ticket with identical content is a replay of the ticket ...
+    (same,) = (await upload(client, shop["hh_token"], [issue(d, 2)])).results
+    assert same.status == "replayed"
+    assert same.ticket == first.ticket
+    # ... with different content it is refused, naming the field.
+    (clash,) = (
+        await upload(client, shop["hh_token"], [issue(msgspec.structs.replace(d, staff_id=new_id()), 3)])
+    ).results
     assert clash.error is not None
     assert clash.error.code == TicketCodes.ID_REUSED
     assert clash.error.details["field"] == "ticket.staff_id"
-    # A till may not upload a ticket of another store's handheld, nor one without an issuing handheld.
-    await second_store(conn)
-    bj, _ = await device(conn, "Handheld BJ")
-    (foreign,) = (
-        await upload(
-            client, shop["till_token"], [issue(msgspec.structs.replace(draft(cat), device_id=bj.device_id), 2)]
-        )
-    ).results
-    assert foreign.error is not None
-    assert foreign.error.code == "not_found"
-    (anonymous,) = (await upload(client, shop["till_token"], [issue(draft(cat), 3)])).results
-    assert anonymous.error is not None
-    assert anonymous.error.details["field"] == "ticket.device_id"
+    assert await conn.fetchval("SELECT count(*) FROM event_log") == 1
 
 
 async def test_the_same_command_sent_concurrently_applies_once(db_dsn: str, shop: dict[str, Any]) -> None:
@@ -219,3 +270,38 @@ async def test_commands_need_an_active_device_of_the_store(
     assert r.status_code == 400
     assert r.json()["code"] == "validation_failed"
     assert await conn.fetchval("SELECT count(*) FROM applied_command") == 0
+
+
+async def test_a_database_failure_in_one_command_fails_only_that_command(
+    client: AsyncTestClient[Any], conn: asyncpg.Connection, shop: dict[str, Any]
+) -> None:
+    cat: Catalog = shop["cat"]
+    # A fault we can aim: the database refuses a line named "boom" (as a broken disk or bug would).
+    await conn.execute(
+        """
+        CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.name = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER boom BEFORE INSERT ON ticket_line FOR EACH ROW EXECUTE FUNCTION boom();
+        """
+    )
+    bad = draft(cat)
+    bad = msgspec.structs.replace(bad, lines=[msgspec.structs.replace(bad.lines[0], name="boom"), *bad.lines[1:]])
+    taken = draft(cat, number="SH01-C-APL-H1-424242")
+    commands = [
+        issue(draft(cat), 1),
+        issue(bad, 2),
+        issue(draft(cat), 3),
+        issue(taken, 4),
+        issue(draft(cat, number=taken.number), 5),
+    ]
+    batch = await upload(client, shop["hh_token"], commands)
+    assert [r.status for r in batch.results] == ["applied", "rejected", "applied", "applied", "rejected"]
+    assert batch.results[1].error is not None
+    assert batch.results[1].error.code == CommandCodes.FAILED
+    assert batch.results[4].error is not None
+    assert batch.results[4].error.code == TicketCodes.NUMBER_TAKEN
+    assert [r.position for r in batch.results if r.status == "applied"] == [1, 2, 3]  # no gap from the failure
+    # The failed command was not stored: once the fault is gone, sending it again applies it.
+    await conn.execute("DROP TRIGGER boom ON ticket_line")
+    (again,) = (await upload(client, shop["hh_token"], [commands[1]])).results
+    assert again.status == "applied"

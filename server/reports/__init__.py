@@ -1,0 +1,1 @@
+"""Manager reports over the sales fact tables: JSON and CSV from the admin API."""

@@ -1,0 +1,116 @@
+"""Drive the real handheld app, with its real wiring, against a real server (run under Xvfb by tests/gui).
+
+Usage: FT_TEST_SERVER=http://127.0.0.1:PORT FT_TEST_CODE=<enrollment code> python drive_handheld_live.py OUT_DIR
+Enrolls through the enrollment screen, signs in, waits for the catalog, scans a barcode, issues, and
+saves screenshots and ``result.json`` into OUT_DIR for the test process to check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from kivy.config import Config
+
+Config.set("graphics", "width", "480")
+Config.set("graphics", "height", "800")
+Config.set("kivy", "exit_on_escape", "0")
+
+from client_common.ui.fonts import register_fonts  # noqa: E402
+
+register_fonts()
+
+from client_common.transport import Backoff  # noqa: E402
+from handheld_app.app import HandheldApp  # noqa: E402
+from handheld_app.wiring import Handheld, build  # noqa: E402
+from tests.gui.drive_handheld import focus, frames, shot, type_keys  # noqa: E402
+
+OUT = Path(sys.argv[1])
+result: dict[str, Any] = {}
+
+
+async def until(check: Callable[[], object], what: str, timeout: float = 15) -> None:
+    try:
+        async with asyncio.timeout(timeout):
+            while not check():
+                await asyncio.sleep(0.03)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for: {what}") from None
+
+
+async def scenario(app: HandheldApp, hh: Handheld) -> None:
+    await frames(10)
+    sm = app.screens
+    assert sm.current == "enrollment", sm.current
+    enroll = sm.get_screen("enrollment")
+    enroll.ids.server.text = os.environ["FT_TEST_SERVER"]
+    await focus(enroll.ids.code)
+    await type_keys(os.environ["FT_TEST_CODE"])
+    await until(lambda: sm.current == "sign_in", "enrolled")
+    identity = hh.device.identity
+    assert identity is not None
+    result["device_id"] = str(identity.device_id)
+
+    sign_in = sm.get_screen("sign_in")
+    await focus(sign_in.ids.staff)
+    await type_keys("S001")
+    await focus(sign_in.ids.pin)
+    await type_keys("1111")
+    await until(lambda: sm.current == "sell", "signed in")
+    await until(lambda: hh.sync.catalog.loads >= 1, "catalog loaded")
+    await until(lambda: hh.services.connection.state.online, "online")
+
+    sell = sm.get_screen("sell")
+    await focus(sell.ids.scan)
+    await type_keys("6901234500011")  # iPhone 16, a scanner types the barcode and Enter
+    builder = app.builder
+    assert builder is not None
+    result["lines"] = [[line.item.sku, line.qty] for line in builder.lines]
+    await frames(3)
+    sell.ids.issue.dispatch("on_release")
+    await until(lambda: sm.current == "ticket_qr", "ticket QR shown")
+    await frames(6)
+    ticket = hh.book.tickets(None)[0]
+    result["ticket"] = {"id": str(ticket.id), "number": ticket.number, "total": ticket.total, "qr": ticket.qr}
+    qr = sm.get_screen("ticket_qr")
+    result["qr_title"] = qr.ids.title.text
+    shot("live_ticket_qr")
+
+    await until(lambda: (t := hh.book.ticket(ticket.id)) is not None and t.synced, "acknowledged by the server")
+    await until(lambda: hh.services.connection.state.outbox == 0, "outbox empty")
+    await frames(4)
+    result["bar"] = app.bar.status_text
+    result["outbox"] = app.bar.outbox_text
+
+
+async def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    hh = build(OUT / "data", backoff=lambda: Backoff(base=0.05, cap=0.3))
+    app = HandheldApp(hh.services)
+
+    async def run_scenario() -> None:
+        try:
+            await scenario(app, hh)
+            result["ok"] = True
+        except BaseException:
+            result["ok"] = False
+            result["error"] = traceback.format_exc()
+        finally:
+            (OUT / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), "utf-8")
+            await hh.sync.stop()
+            app.stop()
+
+    await asyncio.gather(app.async_run(async_lib="asyncio"), run_scenario())
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

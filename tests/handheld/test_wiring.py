@@ -1,0 +1,55 @@
+"""The wiring's pieces that need no server: the websocket address, numbers, a fresh device."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from handheld_app.adapters.identity import DeviceIdentity
+from handheld_app.adapters.sync import ws_url
+from handheld_app.wiring import build
+
+
+@pytest.mark.parametrize(
+    ("server", "ws"),
+    [
+        ("http://127.0.0.1:8000", "ws://127.0.0.1:8000/ws"),
+        ("https://pos.example.com", "wss://pos.example.com/ws"),
+        ("http://10.0.0.5:8000/", "ws://10.0.0.5:8000/ws"),
+    ],
+)
+def test_the_websocket_follows_the_server_address(server: str, ws: str) -> None:
+    assert ws_url(server) == ws
+
+
+async def test_a_fresh_device_is_not_enrolled_and_does_not_try_to_sync(tmp_path: Path) -> None:
+    hh = build(tmp_path)
+    assert hh.services.enroller.enrolled() is None
+    assert hh.device.server_url == "http://127.0.0.1:8000"
+    await hh.services.start_sync(None)  # type: ignore[arg-type]
+    assert not hh.sync.running
+    hh.close()
+
+
+def test_ticket_numbers_go_on_across_restarts_and_never_repeat(tmp_path: Path) -> None:
+    hh = build(tmp_path)
+    hh.device.keep(
+        DeviceIdentity(
+            device_id=uuid.UUID("01900000-0000-7000-8000-0000009097c9"),
+            store_id=uuid.UUID(int=1),
+            store_code="SH01",
+            counter_id=uuid.UUID("01900000-0000-7000-8000-00000000bfb6"),
+            label="Handheld Apple 1",
+            kind="handheld",
+            device_token="t",
+            server_url="http://127.0.0.1:8000",
+        )
+    )
+    assert [hh.book.next_number(), hh.book.next_number()] == ["SH01-BFB6-9097C9-000001", "SH01-BFB6-9097C9-000002"]
+    hh.close()
+    again = build(tmp_path)
+    assert again.services.enroller.enrolled() is not None
+    assert again.book.next_number() == "SH01-BFB6-9097C9-000003"
+    again.close()
