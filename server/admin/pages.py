@@ -27,6 +27,20 @@ CSP = (
 )
 
 
+# The reports the reports page draws (its script holds one entry for each).
+REPORTS = (
+    "categories",
+    "promotion/categories",
+    "promotion/members",
+    "sales-structure",
+    "member-contribution",
+    "member-potential",
+    "rfm/segments",
+    "customer-states/summary",
+    "concessions",
+)
+
+
 @dataclass(frozen=True)
 class Page:
     key: str  # the address /admin/<key>, the template <key>.html and the script <key>.js
@@ -44,6 +58,7 @@ PAGES: dict[str, Page] = {
         Page("devices", needs=("/devices",)),
         Page("loyalty", needs=("/api/admin/loyalty/rules",)),
         Page("exceptions", needs=("/payments/unresolved",)),
+        Page("reports", needs=tuple(f"/api/admin/reports/{r}" for r in REPORTS)),
     )
 }
 

@@ -12,6 +12,9 @@ from pathlib import Path
 
 CALL = re.compile(r"\b(?:api|raw)\(\s*\"(GET|POST|PUT|PATCH|DELETE)\"\s*,\s*")
 LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
+# The reports page keeps its endpoints in a table (``path: "/api/admin/reports/..."``) and reads them with GET.
+TABLE_PATH = re.compile(r'\bpath:\s*"([^"]+)"')
+FIELDS = re.compile(r"\bfields:\s*\[([^\]]*)\]")
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,20 @@ def calls(static_dir: Path) -> list[Call]:
         text = script.read_text()
         for m in CALL.finditer(text):
             found.append(Call(script.name, m.group(1), _path(_argument(text, m.end()))))
+        found.extend(Call(script.name, "GET", m.group(1)) for m in TABLE_PATH.finditer(text))
     return found
+
+
+def table_fields(script: Path) -> dict[str, list[str]]:
+    """The report table of a script: endpoint path -> the row fields its table shows."""
+    text = script.read_text()
+    starts = list(TABLE_PATH.finditer(text))
+    out = {}
+    for m, end in zip(starts, [*(n.start() for n in starts[1:]), len(text)], strict=True):
+        fields = FIELDS.search(text, m.end(), end)
+        assert fields, f"no fields for {m.group(1)}"
+        out[m.group(1)] = LITERAL.findall(fields.group(1))
+    return out
 
 
 def matches(template: str, call_path: str) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ TITLE_KEYS = {
     "devices": "devices_title",
     "loyalty": "loyalty_title",
     "exceptions": "exceptions_title",
+    "reports": "reports_title",
 }
 HEADINGS = {  # written out, so a lost translation fails here
     ("dashboard", "zh"): "今日概览",
@@ -73,7 +76,7 @@ async def test_page_renders_in_both_languages(client: AsyncTestClient[Any], key:
 
 async def test_navigation_lists_every_page_in_the_language(client: AsyncTestClient[Any]) -> None:
     html = (await client.get("/admin/dashboard", params={"lang": "zh"})).text
-    for key in ("dashboard", "catalog", "staff", "devices", "loyalty", "exceptions"):
+    for key in ("dashboard", "catalog", "staff", "devices", "loyalty", "exceptions", "reports"):
         assert f'<a href="/admin/{key}"' in html
         assert WORDS["zh"][f"nav_{key}"] in html
     assert 'aria-current="page">概览<' in html
@@ -134,3 +137,34 @@ async def test_static_assets_are_served_locally_and_fetch_nothing_outside(client
 def test_words_exist_in_both_languages() -> None:
     assert set(WORDS["zh"]) == set(WORDS["en"])
     assert all(WORDS["zh"][k] and WORDS["en"][k] for k in WORDS["en"])
+
+
+def test_every_word_the_pages_use_is_translated() -> None:
+    from typing import get_args
+
+    from protocol.admin import DeviceHealthState
+    from protocol.identity import DeviceKind, DeviceState, Role
+    from protocol.reports import CUSTOMER_STATES, RFM_SEGMENTS
+    from tests.server.admin.js_calls import table_fields
+
+    used: set[str] = set()
+    for source in [*pages.STATIC_DIR.glob("*.js"), *(pages.HERE / "templates").glob("*.html")]:
+        used |= set(re.findall(r"\bt\(\s*[\"']([a-z0-9_]+)[\"']\s*\)", source.read_text()))
+    used |= {f"health_{h}" for h in get_args(DeviceHealthState)}
+    used |= {f"role_{r}" for r in get_args(Role)} | {f"state_{s}" for s in get_args(DeviceState)}
+    used |= set(get_args(DeviceKind))
+    used |= {f"seg_{s}" for s in RFM_SEGMENTS} | {f"cs_{s}" for s in CUSTOMER_STATES}
+    used |= {f"tender_{k}" for k in ("cash", "card", "wallet", "stored_value", "ecoin", "points")}
+    used |= {f"status_{k}" for k in ("pending", "approved", "declined", "unknown", "failed")}
+    used |= {f"dim_{d}" for d in ("tender", "hour", "customer")}
+    used |= {f"col_{f}" for fields in table_fields(pages.STATIC_DIR / "reports.js").values() for f in fields}
+    used |= {f"nav_{p.key}" for p in pages.PAGES.values() if p.in_nav}
+    assert len(used) > 150
+    assert used - set(WORDS["en"]) == set()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize("script", sorted(p.name for p in pages.STATIC_DIR.glob("*.js")))
+def test_scripts_parse(script: str) -> None:
+    done = subprocess.run(["node", "--check", str(pages.STATIC_DIR / script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
