@@ -227,6 +227,28 @@ class RefundRequest(msgspec.Struct, kw_only=True, frozen=True):
     approval: SupervisorApproval | None = None
 
 
+class RefundableLine(msgspec.Struct, kw_only=True, frozen=True):
+    """A sold line of a settled checkout and how many of its units can still be returned."""
+
+    ticket_id: uuid.UUID
+    ticket_number: str
+    line_no: int
+    sku: str
+    name: str
+    qty: int
+    returned: int
+    line_total: Fen
+
+
+class CheckoutForRefund(msgspec.Struct, kw_only=True, frozen=True):
+    """A settled checkout as the refund screen needs it: what was paid, what can still be returned."""
+
+    checkout: CheckoutResult
+    lines: list[RefundableLine]
+    refunded: Fen
+    tender_refunded: dict[str, int] = msgspec.field(default_factory=dict)  # tender id -> fen given back
+
+
 class RefundLineResult(msgspec.Struct, kw_only=True, frozen=True):
     ticket_id: uuid.UUID
     line_no: int

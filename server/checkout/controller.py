@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from protocol.checkout import (
+    CheckoutForRefund,
     CheckoutRequest,
     CheckoutResult,
     CustomerTickets,
@@ -89,6 +90,21 @@ class CheckoutController(Controller):
         """Approved card and wallet payments of checkouts that never settled; give each back with
         ``POST /payments/{id}/refunds``."""
         return PaymentList(payments=await service.stray_payments(conn, caller.store_id, older_than_s))
+
+    @get("/for-refund", operation_id="findCheckoutForRefund")
+    async def for_refund(
+        self,
+        conn: Conn,
+        caller: CallerDep,
+        receipt: Annotated[str, QueryParameter(description="receipt number or the receipt QR text", min_length=4)],
+    ) -> CheckoutForRefund:
+        """A settled checkout by its receipt number or the customer's receipt QR, with what can still be returned."""
+        return await refunds.for_refund(conn, caller.store_id, receipt=receipt)
+
+    @get("/{checkout_id:uuid}/refundable", operation_id="getRefundableCheckout")
+    async def refundable(self, checkout_id: FromPath[uuid.UUID], conn: Conn, caller: CallerDep) -> CheckoutForRefund:
+        """A settled checkout with what can still be returned."""
+        return await refunds.for_refund(conn, caller.store_id, checkout_id=checkout_id)
 
     @get("/{checkout_id:uuid}", operation_id="getCheckout")
     async def get_one(self, checkout_id: FromPath[uuid.UUID], conn: Conn, caller: CallerDep) -> CheckoutResult:

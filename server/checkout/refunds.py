@@ -24,6 +24,8 @@ import msgspec
 
 from protocol.checkout import (
     CheckoutCodes,
+    CheckoutForRefund,
+    RefundableLine,
     RefundLineResult,
     RefundRequest,
     RefundResult,
@@ -37,7 +39,7 @@ from server.auth import repository as auth_repo
 from server.auth.guards import SUPERVISORS
 from server.auth.passwords import check_secret
 from server.checkout import repository as repo
-from server.checkout import rules
+from server.checkout import rules, service
 from server.checkout.config import CheckoutConfig
 from server.checkout.service import Payments, Who, earning_reference, purchase_lines
 from server.errors import AppError, Conflict, NotFound
@@ -45,6 +47,7 @@ from server.ledger import service as ledger
 from server.ledger.posting import derived_id
 from server.loyalty import service as loyalty
 from server.payments import service as payments
+from server.receipts.verify import verify_receipt_for_store
 from server.settings import Settings
 from server.shifts import service as shifts
 from server.tickets import service as tickets
@@ -397,3 +400,45 @@ async def _reverse_earning(
         staff_id=who.staff_id,
     )
     return reversed_.points
+
+
+async def for_refund(
+    conn: asyncpg.Connection, store_id: uuid.UUID, *, checkout_id: uuid.UUID | None = None, receipt: str | None = None
+) -> CheckoutForRefund:
+    """A settled checkout found by id, receipt number or the customer's receipt QR, with what can
+    still be returned."""
+    if checkout_id is None and receipt:
+        text = receipt.strip()
+        if text.startswith("FTR"):
+            checkout_id = (await verify_receipt_for_store(conn, store_id, text)).checkout_id
+        else:
+            checkout_id = await conn.fetchval(repo.BY_RECEIPT_NO, store_id, text.upper())
+    if checkout_id is None:
+        raise NotFound("checkout with that receipt")
+    result = await service.get_checkout(conn, store_id, checkout_id)
+    returned = await repo.returned_qty(conn, checkout_id)
+    lines = []
+    for settled in result.tickets:
+        t = await tickets.get_ticket(conn, store_id, settled.id)
+        for ln in sorted(t.lines, key=lambda x: x.line_no):
+            lines.append(
+                RefundableLine(
+                    ticket_id=t.id,
+                    ticket_number=t.number,
+                    line_no=ln.line_no,
+                    sku=ln.sku,
+                    name=ln.name,
+                    qty=ln.qty,
+                    returned=returned.get((t.id, ln.line_no), 0),
+                    line_total=ln.line_total,
+                )
+            )
+    tender_rows = await conn.fetch(repo.TENDERS, checkout_id)
+    row = await conn.fetchrow(repo.GET_CHECKOUT, checkout_id)
+    assert row is not None
+    return CheckoutForRefund(
+        checkout=result,
+        lines=lines,
+        refunded=int(row["refunded"]),
+        tender_refunded={str(r["id"]): int(r["refunded"]) for r in tender_rows},
+    )

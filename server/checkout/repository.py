@@ -110,3 +110,8 @@ WHERE p.store_id = $1 AND p.status = 'approved' AND p.refunded < p.amount
 ORDER BY p.created_at
 LIMIT 500
 """
+
+BY_RECEIPT_NO = """
+SELECT id FROM checkout
+WHERE store_id = $1 AND settled_at > now() - interval '3 years' AND result->>'receipt_no' = $2
+"""

@@ -197,3 +197,27 @@ async def test_a_left_behind_card_payment_is_listed_for_a_supervisor_to_give_bac
     assert (await api.post(f"/payments/{first.id}/refunds", json=back, headers=supervisor)).status_code == 200
     r = await api.get("/checkouts/stray-payments", params={"older_than_s": 0}, headers=supervisor)
     assert r.json()["payments"] == []
+
+
+async def test_a_receipt_finds_the_checkout_and_what_can_still_be_returned(
+    api: AsyncTestClient[Any], conn: asyncpg.Connection, settings: Settings, shop: Shop
+) -> None:
+    t = await shop.issue(conn, lines=2, qty=2)
+    key = SigningKey.generate()
+    await conn.execute("UPDATE device SET public_key = $2 WHERE id = $1", shop.till.device_id, bytes(key.verify_key))
+    headers = await cashier(conn, settings, shop)
+    req = checkout([t], tender("card", t.total))
+    result = msgspec.convert((await api.post("/checkouts", json=body(req), headers=headers)).json(), CheckoutResult)
+    one = {"ticket_id": str(t.id), "line_no": 2, "qty": 1}
+    refund = {"id": str(new_id()), "checkout_id": str(req.id), "lines": [one]}
+    assert (await api.post("/refunds", json=refund, headers=headers)).status_code == 200
+    qr = sign_receipt(receipt_payload(result, shop.till.device_id), bytes(key))
+    for receipt in (result.receipt_no, qr):
+        r = await api.get("/checkouts/for-refund", params={"receipt": receipt}, headers=headers)
+        assert r.status_code == 200, r.text
+        found = r.json()
+        assert found["checkout"]["id"] == str(req.id)
+        assert [(ln["line_no"], ln["qty"], ln["returned"]) for ln in found["lines"]] == [(1, 2, 0), (2, 2, 1)]
+        assert found["refunded"] == t.lines[1].line_total // 2
+    r = await api.get("/checkouts/for-refund", params={"receipt": "SH01-0000000000"}, headers=headers)
+    assert r.status_code == 404

@@ -16,13 +16,16 @@ import websockets
 
 from protocol import PROTOCOL_VERSION
 from protocol.codec import encode
+from protocol.ids import new_id
 from protocol.messages import Hello
+from protocol.tickets import CommandBatch, ReleaseTicket, Ticket
 from server import events
 from server.app import create_app
 from server.settings import Settings
 from tests.auth_helpers import activate_device, bearer, token_for
 from tests.server.checkout.conftest import Shop, checkout, tender
 from tests.server.payments.conftest import FAST
+from tests.ticket_helpers import draft, issue
 
 
 def free_port() -> int:
@@ -89,3 +92,60 @@ async def test_paid_is_pushed_to_the_issuing_handhelds_and_the_till(
         assert [e["ticket"]["id"] for e in paid] == [str(a.id)]
         assert paid[0]["ticket"]["state"] == "paid"
         assert paid[0]["ticket"]["checkout_id"] == r.json()["id"]
+
+
+async def next_event(ws: Any, kind: str) -> dict[str, Any]:
+    while True:
+        frame = msgspec.json.decode(await asyncio.wait_for(ws.recv(), 5))
+        if frame["type"] == "event" and frame["event"]["kind"] == kind:
+            event: dict[str, Any] = frame["event"]
+            return event
+
+
+async def test_scenario_handheld_issues_till_settles_handheld_sees_paid_and_releases(
+    server_url: str, conn: asyncpg.Connection, settings: Settings, shop: Shop
+) -> None:
+    _, hh_token = await activate_device(conn, "Handheld Apple 1")
+    _, till_token = await activate_device(conn, "Till 1")
+    handheld = {"Authorization": f"Device {hh_token}"}
+    cashier = bearer(await token_for(conn, "C001", settings.secret_key, device_id=shop.till.device_id))
+    member = shop.members["QR-ZM-0001"]
+    d = draft(shop.apple, lines=2, member_id=member, number="SH01-C-APL-H1-900001")
+    start = await events.head(conn, shop.store_id)
+    async with (
+        websockets.connect(f"ws://{server_url}/ws") as hh_ws,
+        websockets.connect(f"ws://{server_url}/ws") as till_ws,
+        httpx.AsyncClient(base_url=f"http://{server_url}") as http,
+    ):
+        for ws, token in ((hh_ws, hh_token), (till_ws, till_token)):
+            await ws.send(encode(Hello(protocol_version=PROTOCOL_VERSION, device_token=token, last_position=start)))
+        # 1. the handheld issues the ticket; the till sees it arrive
+        r = await http.post(
+            "/sync/commands", json=msgspec.to_builtins(CommandBatch(commands=[issue(d, 1)])), headers=handheld
+        )
+        assert r.json()["results"][0]["status"] == "applied", r.text
+        assert (await next_event(till_ws, "ticket_issued"))["ticket"]["id"] == str(d.id)
+        # 2. the till scans the member, settles with stored value and cash
+        found = (
+            await http.get("/checkouts/open-tickets", params={"member_code": "QR-ZM-0001"}, headers=cashier)
+        ).json()
+        assert [t["id"] for t in found["tickets"]] == [str(d.id)]
+        req = checkout(
+            [msgspec.convert(found["tickets"][0], Ticket)],
+            tender("stored_value", 10_000),
+            tender("cash", d.total - 10_000 + 500),
+            member_id=member,
+        )
+        r = await http.post("/checkouts", json=msgspec.to_builtins(req), headers=cashier)
+        assert r.status_code == 200, r.text
+        assert r.json()["change"] == 500
+        # 3. the handheld sees paid and releases the goods; the till sees the release
+        paid = await next_event(hh_ws, "ticket_paid")
+        assert paid["ticket"]["checkout_id"] == str(req.id)
+        release = ReleaseTicket(command_id=new_id(), device_seq=2, ticket_id=d.id)
+        r = await http.post(
+            "/sync/commands", json=msgspec.to_builtins(CommandBatch(commands=[release])), headers=handheld
+        )
+        assert r.json()["results"][0]["status"] == "applied", r.text
+        released = await next_event(till_ws, "ticket_released")
+        assert released["ticket"]["state"] == "released"
