@@ -153,8 +153,8 @@ window.FT = (function () {
     return Math.floor(fen / 100) + "." + String(fen % 100).padStart(2, "0");
   }
   function when(value) {
-    if (value === null || value === undefined || value === "") return "—";
-    const d = typeof value === "number" ? new Date(value) : new Date(value);
+    if (value === null || value === undefined || value === "" || value === 0) return "—";
+    const d = new Date(value);
     if (isNaN(d.getTime())) return String(value);
     return d.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { hour12: false });
   }
