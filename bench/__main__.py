@@ -15,6 +15,7 @@ from bench.common import Result, print_table
 BENCHMARKS: dict[str, str] = {
     "catalog_load": "100,000 catalog items into a handheld's local store",
     "offline_sync": "a handheld back online with 10,000 queued tickets",
+    "ws_connections": "open device streams per server process and their memory",
     "ticket_push": "ticket issued -> received on 20 connected tills at 100 tickets/s",
 }
 

@@ -67,6 +67,13 @@ async def prepare_database(dsn: str) -> None:
 @contextmanager
 def server_process(dsn: str, port: int | None = None) -> Iterator[str]:
     """A real server process (uvicorn) on a free port; yields its base URL."""
+    with server_with_pid(dsn, port) as (base, _pid):
+        yield base
+
+
+@contextmanager
+def server_with_pid(dsn: str, port: int | None = None) -> Iterator[tuple[str, int]]:
+    """``server_process`` that also gives the process id (for memory figures)."""
     port = port or free_port()
     env = dict(os.environ, DATABASE_URL=dsn, FT_SECRET_KEY="bench-secret-" + "x" * 32, FT_PORT=str(port))
     proc = subprocess.Popen(
@@ -81,6 +88,8 @@ def server_process(dsn: str, port: int | None = None) -> Iterator[str]:
             "warning",
             "--ws",
             "websockets-sansio",
+            "--ws-per-message-deflate",
+            "false",
         ],
         env=env,
     )
@@ -95,10 +104,18 @@ def server_process(dsn: str, port: int | None = None) -> Iterator[str]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("server did not start") from None
                 time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process in KiB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def percentile(values: list[float], p: float) -> float:

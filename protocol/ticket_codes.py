@@ -47,4 +47,4 @@ class CloseCodes:
     HELLO_EXPECTED = 4003  # the first frame must be Hello
     TOO_SLOW = 4008  # the client did not read fast enough: reconnect with its last position
     IDLE = 4009  # nothing heard for too long (no Ping/Pong): reconnect
-    SHUTTING_DOWN = 1001  # the server is stopping: reconnect (to another process)
+    SERVICE_RESTART = 1012  # sent when the server process stops: reconnect (to any process)

@@ -68,7 +68,16 @@ def cmd_run(settings: Settings) -> int:
     try:
         info = asyncio.run(prepare(dsn, settings, settings.seed_demo))
         app = create_app(settings, dsn=dsn)
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", ws="websockets-sansio")
+        # Frames are small JSON: per-message compression would cost a zlib context (tens of KiB) per
+        # open device stream for nothing (bench/ws_connections.py).
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+        )
         server = uvicorn.Server(config)
         print(banner(settings, info, pg is not None), flush=True)
         server.run()

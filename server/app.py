@@ -12,6 +12,7 @@ from server.auth.guards import access_guard, provide_caller, provide_device
 from server.db.pool import pool_lifespan, provide_conn
 from server.errors import exception_handlers
 from server.ledger.schedule import ledger_jobs_lifespan
+from server.openapi import document_errors_and_access
 from server.payments.reconciler import reconciler_lifespan
 from server.routes import ROUTES
 from server.settings import Settings
@@ -52,4 +53,5 @@ def create_app(settings: Settings | None = None, dsn: str | None = None) -> Lite
         debug=False,
     )
     app.state.settings = settings
+    document_errors_and_access(app)
     return app

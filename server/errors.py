@@ -118,6 +118,13 @@ def database_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[byte
     )
 
 
+def data_handler(_: Request[Any, Any, Any], exc: asyncpg.exceptions.DataError) -> Response[bytes]:
+    """A value the request carried that the database cannot store (a NUL character, text too long for
+    its column, a number out of range): the caller's mistake, refused like any other invalid field."""
+    message = f"The request was refused: a value cannot be stored ({exc.args[0] if exc.args else exc})."
+    return _respond(ErrorBody(code=Codes.VALIDATION, message=message, details={}), 400)
+
+
 def internal_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error", exc_info=exc)
     return _respond(ErrorBody(code=Codes.INTERNAL, message="Something went wrong on the server; it was logged."), 500)
@@ -136,5 +143,6 @@ exception_handlers: Any = {
     asyncpg.exceptions.CrashShutdownError: database_handler,
     asyncpg.exceptions.PostgresConnectionError: database_handler,
     asyncpg.exceptions.InternalClientError: database_handler,
+    asyncpg.exceptions.DataError: data_handler,
     Exception: internal_handler,
 }

@@ -165,6 +165,7 @@ class Session:
         self.saved_at = 0.0
         self.last_heard = time.monotonic()
         self.last_said = time.monotonic()
+        self.submits: asyncio.Queue[Submit] = asyncio.Queue(maxsize=64)
 
     async def run(self) -> None:
         feed = self.hub.subscribe(self.client)
@@ -176,6 +177,7 @@ class Session:
             asyncio.create_task(self._write()),
             asyncio.create_task(self._read()),
             asyncio.create_task(self._heartbeat()),
+            asyncio.create_task(self._apply()),
         }
         waiting = set(tasks)
         close: Close | None = None
@@ -294,18 +296,42 @@ class Session:
                     return
                 self.acked = max(self.acked, position)
                 await self._save_ack()
-            case Submit(commands=commands):
-                try:
-                    async with self.hub.pool.acquire() as conn:
-                        results, last = await sync.apply_commands(cast(asyncpg.Connection, conn), self.device, commands)
-                except AppError as exc:
-                    self.client.say(encode(Error(error=exc.body(), in_reply_to="submit")))
-                    if exc.code in (Codes.DEVICE_REVOKED, Codes.UNAUTHENTICATED):
-                        raise Close(CloseCodes.UNAUTHENTICATED, exc.code) from None
-                    return
-                self.client.say(encode(Results(results=results, last_applied_seq=last)))
+            case Submit():
+                await self.submits.put(frame)
             case Hello():
                 self.client.say(error_frame(Codes.BAD_REQUEST, "Hello is sent once, first.", "hello"))
+
+    async def _apply(self) -> None:
+        """Apply submitted commands in order. Submits that arrive while one is being applied are
+        applied together in one transaction (one commit), each still answered by its own Results."""
+        carry: Submit | None = None
+        while True:
+            batch = [carry or await self.submits.get()]
+            carry = None
+            size = len(batch[0].commands)
+            while not self.submits.empty():
+                more = self.submits.get_nowait()
+                if size + len(more.commands) > sync.MAX_BATCH:
+                    carry = more
+                    break
+                batch.append(more)
+                size += len(more.commands)
+            try:
+                async with self.hub.pool.acquire() as conn:
+                    results, last = await sync.apply_commands(
+                        cast(asyncpg.Connection, conn), self.device, [c for s in batch for c in s.commands]
+                    )
+            except AppError as exc:
+                for _ in batch:
+                    self.client.say(encode(Error(error=exc.body(), in_reply_to="submit")))
+                if exc.code in (Codes.DEVICE_REVOKED, Codes.UNAUTHENTICATED):
+                    raise Close(CloseCodes.UNAUTHENTICATED, exc.code) from None
+                continue
+            start = 0
+            for submit in batch:
+                end = start + len(submit.commands)
+                self.client.say(encode(Results(results=results[start:end], last_applied_seq=last)))
+                start = end
 
     async def _save_ack(self, force: bool = False) -> None:
         now = time.monotonic()

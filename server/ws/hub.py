@@ -182,9 +182,13 @@ class Hub:
         return feed
 
     def unsubscribe(self, client: Client) -> None:
+        """Forget a client; a store with no device connected to this process stops being tailed."""
         feed = self.feeds.get(client.device.store_id)
         if feed is not None:
             feed.clients.discard(client)
+            if not feed.clients:
+                del self.feeds[client.device.store_id]
+                feed.task.cancel()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:

@@ -17,6 +17,8 @@ import httpx
 
 from server.db.embedded import free_port
 
+SECRET = "fault-secret-" + "x" * 32
+
 
 @dataclass
 class ServerProcess:
@@ -40,7 +42,7 @@ class ServerProcess:
         env = dict(
             os.environ,
             DATABASE_URL=self.dsn,
-            FT_SECRET_KEY="fault-secret-" + "x" * 32,
+            FT_SECRET_KEY=SECRET,
             FT_PORT=str(self.port),
             FT_LEDGER_JOBS_SECONDS="0",
         )

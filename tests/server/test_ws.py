@@ -38,7 +38,7 @@ async def test_hello_catch_up_then_live_events_and_commands(
 ) -> None:
     cat = shop["cat"]
     await apply_commands(conn, shop["hh"], [issue(draft(cat), seq) for seq in (1, 2, 3)])
-    async with live_server(db_dsn, tmp_path) as (url, _), connect(url) as till, connect(url) as hh:
+    async with live_server(db_dsn, tmp_path) as (url, app), connect(url) as till, connect(url) as hh:
         welcome = await hello(till, shop["till_token"], last_position=1)
         assert welcome.position == 3
         assert welcome.device_id == shop["till"].device_id
@@ -65,6 +65,13 @@ async def test_hello_catch_up_then_live_events_and_commands(
         await till.send(encode(Ack(position=4)))
         await till.send(encode(Ping(nonce=9)))
         assert (await next_of(till, Pong)).nonce == 9
+        await till.close()
+        await hh.close()
+        for _ in range(100):  # a store with nobody connected is no longer tailed by this process
+            if not app.state.hub.feeds:
+                break
+            await asyncio.sleep(0.02)
+        assert not app.state.hub.feeds
     for _ in range(50):
         acked = await conn.fetchval(
             "SELECT acked_position FROM device_sync WHERE device_id = $1", shop["till"].device_id
@@ -261,3 +268,21 @@ async def test_a_silent_client_is_closed_for_idleness(db_dsn: str, tmp_path: Pat
         # The one that answers stays connected.
         await lively.send(encode(Ping(nonce=3)))
         assert (await next_of(lively, Pong)).nonce == 3
+
+
+async def test_submits_sent_back_to_back_are_each_answered_in_order(
+    db_dsn: str, tmp_path: Path, conn: asyncpg.Connection, shop: dict[str, Any]
+) -> None:
+    commands = [issue(draft(shop["cat"]), seq) for seq in range(1, 41)]
+    async with live_server(db_dsn, tmp_path) as (url, _), connect(url) as hh:
+        await hello(hh, shop["hh_token"])
+        await events_until_caught_up(hh)
+        for cmd in commands:  # without waiting: the server may apply several in one transaction
+            await hh.send(encode(Submit(commands=[cmd])))
+        answered = []
+        while len(answered) < len(commands):
+            results = await next_of(hh, Results, skip=(Ping, EventFrame))
+            answered.extend(results.results)
+    assert [r.command_id for r in answered] == [c.command_id for c in commands]
+    assert {r.status for r in answered} == {"applied"}
+    assert await conn.fetchval("SELECT max(position) FROM event_log") == len(commands)

@@ -100,7 +100,7 @@ async def test_campaign_bonus_with_repeat_dates_and_store_limits(conn, store, ot
     assert result.e_coin == 3_000
     assert (await ledger.balances(conn, member.id, store)).e_coin == 3_000
     # category-limited e-coin can only be spent on those categories
-    soon = NOW + timedelta(minutes=5)
+    soon = datetime.now(UTC) + timedelta(minutes=5)
     with pytest.raises(AppError) as err:
         await ledger.hold(conn, hold_id=new_id(), store_id=store, member_id=member.id, account="e_coin", amount=100,
                           expires_at=soon, categories=["phones"])  # fmt: skip
@@ -124,7 +124,7 @@ async def test_refund_takes_points_back_in_proportion_and_reports_what_was_spent
     # the member spends most of the points, then returns the rest of line 1
     async with conn.transaction():
         h = await ledger.hold(conn, hold_id=new_id(), store_id=store, member_id=member.id, account="points",
-                              amount=250, expires_at=NOW + timedelta(minutes=5))  # fmt: skip
+                              amount=250, expires_at=datetime.now(UTC) + timedelta(minutes=5))  # fmt: skip
         await ledger.capture(conn, h.hold_id, reference="CO-10")
     async with conn.transaction():
         r2 = await loyalty.reverse_for_refund(conn, movement_id=new_id(), store_id=store, original_reference="CO-9",
