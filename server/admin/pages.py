@@ -59,6 +59,8 @@ PAGES: dict[str, Page] = {
         Page("loyalty", needs=("/api/admin/loyalty/rules",)),
         Page("exceptions", needs=("/payments/unresolved",)),
         Page("reports", needs=tuple(f"/api/admin/reports/{r}" for r in REPORTS)),
+        Page("segments", needs=("/api/admin/segments/preview", "/api/admin/segments")),
+        Page("tasks", needs=("/api/admin/campaigns", "/api/admin/campaigns/results")),
     )
 }
 

@@ -115,6 +115,29 @@ window.FT = (function () {
     }
   }
 
+  // A file the API makes (CSV): fetched with the bearer token and handed to the browser to save.
+  async function download(path, filename) {
+    let s = session();
+    let resp = await fetch(path, { headers: { Authorization: "Bearer " + s.access_token, Accept: "text/csv" } });
+    if (resp.status === 401) {
+      await refresh().catch(function () { clearSession(); toSignIn(); });
+      s = session();
+      resp = await fetch(path, { headers: { Authorization: "Bearer " + s.access_token, Accept: "text/csv" } });
+    }
+    if (!resp.ok) {
+      const body = await resp.json().catch(function () { return null; });
+      throw new ApiError(resp.status, body);
+    }
+    const url = URL.createObjectURL(await resp.blob());
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = filename;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+  }
+
   async function signIn(staffCode, password) {
     const s = await raw("POST", "/auth/sign-in", { staff_code: staffCode, password: password });
     if (MANAGER_ROLES.indexOf(s.staff.role) < 0) {
@@ -275,7 +298,7 @@ window.FT = (function () {
   }
 
   return {
-    t: t, lang: lang, api: api, signIn: signIn, signOut: signOut, session: session, safeNext: safeNext,
+    t: t, lang: lang, api: api, download: download, signIn: signIn, signOut: signOut, session: session, safeNext: safeNext,
     money: money, toFen: toFen, fenToText: fenToText, when: when, name: name,
     el: el, $: $, fill: fill, table: table, flash: flash, showError: showError, action: action,
     formData: formData, storeInfo: storeInfo, fillCounterSelects: fillCounterSelects, counterName: counterName,

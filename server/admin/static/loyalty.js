@@ -47,7 +47,7 @@ FT.page(async function () {
     const tiers = await FT.api("GET", "/api/admin/loyalty/tiers");
     FT.fill("tiers", FT.table([
       { label: t("name"), value: function (x) { return x.name + " (" + x.code + ")"; } },
-      { label: t("min_spend"), num: true, value: function (x) { return money(x.min_spend); } },
+      { label: t("tier_min_spend"), num: true, value: function (x) { return money(x.min_spend); } },
       { label: t("multiplier"), num: true, value: function (x) { return "×" + (x.multiplier / 100).toFixed(2); } },
     ], tiers));
   }

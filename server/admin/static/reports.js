@@ -164,22 +164,9 @@ FT.page(async function () {
     FT.fill("report-table", FT.table(columns(spec.fields), spec.rowsFor ? spec.rowsFor(r) : r.rows));
   }
 
-  // CSV needs the bearer token, so it is fetched and handed to the browser as a file.
-  async function downloadCsv() {
+  function downloadCsv() {
     const d = FT.formData(form);
-    const s = FT.session();
-    const resp = await fetch(query(d, true), { headers: { Authorization: "Bearer " + s.access_token, Accept: "text/csv" } });
-    if (resp.status === 401) {
-      await FT.api("GET", "/auth/me"); // refreshes the session, or sends the manager to sign in
-      return downloadCsv();
-    }
-    if (!resp.ok) throw new Error((await resp.json()).message);
-    const url = URL.createObjectURL(await resp.blob());
-    const a = el("a", { href: url, download: d.report + "_" + d.from + "_" + d.to + ".csv" });
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+    return FT.download(query(d, true), d.report + "_" + d.from + "_" + d.to + ".csv");
   }
 
   const today = new Date();

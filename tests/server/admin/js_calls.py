@@ -12,6 +12,7 @@ from pathlib import Path
 
 CALL = re.compile(r"\b(?:api|raw)\(\s*\"(GET|POST|PUT|PATCH|DELETE)\"\s*,\s*")
 LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
+DOWNLOAD = re.compile(r"\bFT\.download\(\s*")  # a CSV fetched with GET
 # The reports page keeps its endpoints in a table (``path: "/api/admin/reports/..."``) and reads them with GET.
 TABLE_PATH = re.compile(r'\bpath:\s*"([^"]+)"')
 FIELDS = re.compile(r"\bfields:\s*\[([^\]]*)\]")
@@ -69,6 +70,7 @@ def calls(static_dir: Path) -> list[Call]:
         for m in CALL.finditer(text):
             found.append(Call(script.name, m.group(1), _path(_argument(text, m.end()))))
         found.extend(Call(script.name, "GET", m.group(1)) for m in TABLE_PATH.finditer(text))
+        found.extend(Call(script.name, "GET", _path(_argument(text, m.end()))) for m in DOWNLOAD.finditer(text))
     return found
 
 
