@@ -41,7 +41,7 @@ def banner(settings: Settings, info: DemoInfo | None, embedded: bool) -> str:
         "",
         "floorticket is running / 服务已启动",
         f"  API:        {base}",
-        f"  Admin:      {base}/admin",
+        f"  Admin:      {base}/admin/sign-in   (managers sign in with their password)",
         f"  Health:     {base}/health",
         f"  OpenAPI:    {base}/schema/openapi.json",
         f"  Database:   {'embedded PostgreSQL in ' + str(settings.data_dir / 'pg') if embedded else 'DATABASE_URL'}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.admin.controller import AdminApiController, AdminPagesController, admin_static
 from server.auth.controller import AuthController
 from server.catalog.controller import CatalogController
 from server.checkout.controller import CheckoutController, OneStopController, RefundController
@@ -44,4 +45,7 @@ ROUTES: list[Any] = [
     SegmentsController,
     CampaignsController,
     TasksController,
+    AdminApiController,
+    AdminPagesController,
+    admin_static,
 ]
