@@ -102,37 +102,35 @@ FROM business_format f LEFT JOIN format_weight w ON w.format_id = f.id
 ORDER BY f.code
 """
 
-# Per member and format; the page is chosen on the member's weighted gross profit.
-CONTRIBUTION = """
-WITH ms AS (
-    SELECT member_id, store_id, sum(amount)::bigint AS spend, sum(visits)::bigint AS visits,
-           sum(cost)::bigint AS cost, sum(promo_amount)::bigint AS promo
-    FROM sales_member_day
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
-    GROUP BY member_id, store_id
-), mf AS (
-    SELECT ms.member_id, s.format_id, sum(ms.spend)::bigint AS spend, sum(ms.visits)::bigint AS visits,
-           sum(ms.cost)::bigint AS cost, sum(ms.promo)::bigint AS promo
-    FROM ms JOIN store s ON s.id = ms.store_id
-    GROUP BY ms.member_id, s.format_id
-), w AS (
-    SELECT mf.*, coalesce(fw.weight, 1)::float8 AS weight
-    FROM mf LEFT JOIN format_weight fw ON fw.format_id = mf.format_id
+# The page is chosen on each member's weighted gross profit in one pass (a store's weight is its
+# format's); the per-format figures are then read for the page's members only.
+CONTRIBUTION_PAGE = """
+WITH sw AS (
+    SELECT s.id AS store_id, coalesce(fw.weight, 1)::float8 AS weight
+    FROM store s LEFT JOIN format_weight fw ON fw.format_id = s.format_id
 ), m AS (
-    SELECT member_id, sum(weight * (spend - cost)) AS wgp, sum(spend)::bigint AS spend
-    FROM w GROUP BY member_id
-), page AS (
-    SELECT member_id, wgp, spend, count(*) OVER () AS total FROM m
-    ORDER BY wgp DESC, spend DESC, member_id
-    LIMIT $4 OFFSET $5
+    SELECT d.member_id, sum((d.amount - d.cost) * sw.weight) AS wgp, sum(d.amount)::bigint AS spend
+    FROM sales_member_day d JOIN sw ON sw.store_id = d.store_id
+    WHERE d.store_id = ANY($1::uuid[]) AND d.day BETWEEN $2 AND $3
+    GROUP BY d.member_id
 )
-SELECT p.member_id, p.total, p.wgp, w.format_id, f.code AS format_code, w.spend, w.visits, w.cost, w.promo,
-       w.weight::float8 AS weight, mb.name, mb.phone
-FROM page p
-JOIN w ON w.member_id = p.member_id
-JOIN business_format f ON f.id = w.format_id
-JOIN member mb ON mb.id = p.member_id
-ORDER BY p.wgp DESC, p.spend DESC, p.member_id, f.code
+SELECT member_id, count(*) OVER () AS total FROM m
+ORDER BY wgp DESC, spend DESC, member_id
+LIMIT $4 OFFSET $5
+"""
+
+CONTRIBUTION_DETAIL = """
+SELECT d.member_id, f.code AS format_code, sum(d.amount)::bigint AS spend, sum(d.visits)::bigint AS visits,
+       sum(d.cost)::bigint AS cost, sum(d.promo_amount)::bigint AS promo, coalesce(fw.weight, 1)::float8 AS weight,
+       mb.name, mb.phone
+FROM sales_member_day d
+JOIN store s ON s.id = d.store_id
+JOIN business_format f ON f.id = s.format_id
+LEFT JOIN format_weight fw ON fw.format_id = s.format_id
+JOIN member mb ON mb.id = d.member_id
+WHERE d.member_id = ANY($4::uuid[]) AND d.store_id = ANY($1::uuid[]) AND d.day BETWEEN $2 AND $3
+GROUP BY d.member_id, f.code, fw.weight, mb.name, mb.phone
+ORDER BY f.code
 """
 
 # Buckets split the period into $4 equal runs of days. A bucket's index b is its x in the trend; the

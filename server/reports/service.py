@@ -171,11 +171,11 @@ async def contribution(
         FormatWeight(format_id=w["id"], format_code=w["code"], weight=w["weight"])
         for w in await conn.fetch(sql.FORMAT_WEIGHTS)
     ]
-    rows = await conn.fetch(sql.CONTRIBUTION, r.stores, r.scope.period_from, r.scope.period_to, limit, offset)
-    total = rows[0]["total"] if rows else 0
-    grouped: dict[uuid.UUID, list[asyncpg.Record]] = {}
-    for row in rows:
-        grouped.setdefault(row["member_id"], []).append(row)
+    page = await conn.fetch(sql.CONTRIBUTION_PAGE, *_args(r), limit, offset)
+    total = page[0]["total"] if page else 0
+    grouped: dict[uuid.UUID, list[asyncpg.Record]] = {row["member_id"]: [] for row in page}
+    for row in await conn.fetch(sql.CONTRIBUTION_DETAIL, *_args(r), list(grouped)):
+        grouped[row["member_id"]].append(row)
     out: list[ContributionRow] = []
     for member_id, parts in grouped.items():
         name = shown_name(parts[0]["name"], parts[0]["phone"], r.show_personal)
