@@ -9,7 +9,7 @@ from pathlib import Path
 
 from client_common.connection import ConnectionFeed
 from client_common.presenters.ports import Authenticator, EnrolledDevice, Enroller, StaffSession
-from handheld_app.presenters.ports import Catalog, DeviceContext, Members, ReceiptVerifier, TicketBook
+from handheld_app.presenters.ports import Catalog, DeviceContext, Members, OneStop, ReceiptVerifier, TicketBook
 
 
 async def _nothing(_session: StaffSession) -> None:
@@ -29,6 +29,8 @@ class Services:
     # Start syncing (websocket, outbox, catalog) once someone is signed in; stop on sign-out.
     start_sync: Callable[[StaffSession], Awaitable[None]] = _nothing
     stop_sync: Callable[[], Awaitable[None]] = lambda: _nothing(None)  # type: ignore[arg-type]
+    # One-stop card payment on the handheld; None hides it.
+    one_stop: OneStop | None = None
 
     @property
     def prefs_path(self) -> Path:

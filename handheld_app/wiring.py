@@ -18,6 +18,7 @@ from client_common.store import DeviceStore
 from handheld_app.adapters.book import StoreTicketBook
 from handheld_app.adapters.catalog import StoreCatalog
 from handheld_app.adapters.identity import Device, Enrollment
+from handheld_app.adapters.one_stop import ServerOneStop
 from handheld_app.adapters.staff import ServerMembers, StaffAuth
 from handheld_app.adapters.sync import Sync, TillKeys
 from handheld_app.presenters.ports import PaidReceipt
@@ -85,6 +86,7 @@ def build(data_dir: str | Path, **sync_options: Any) -> Handheld:
         connection=feed,
         start_sync=start_sync,
         stop_sync=stop_sync,
+        one_stop=ServerOneStop(device),
     )
     return Handheld(services=services, device=device, store=store, book=book, auth=auth, sync=sync)
 

@@ -73,6 +73,7 @@ class TicketRow:
     state: str
     can_release: bool
     can_void: bool
+    can_pay: bool = False  # one-stop card payment on the handheld
 
 
 class MyTickets(Observable):
@@ -103,6 +104,7 @@ class MyTickets(Observable):
             state=tr(f"state.{t.state}"),
             can_release=t.state == "paid",
             can_void=t.state == "issued",
+            can_pay=t.state == "issued",
         )
 
     def _find(self, ticket_id: uuid.UUID) -> LocalTicket | None:

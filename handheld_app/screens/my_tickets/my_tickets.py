@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,17 @@ class TicketRowView(BoxLayout):  # type: ignore[misc]
 
 
 class MyTicketsScreen(Screen):  # type: ignore[misc]
-    def __init__(self, presenter: MyTickets, go: Callable[[str], None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        presenter: MyTickets,
+        go: Callable[[str], None],
+        pay: Callable[[uuid.UUID], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name="my_tickets", **kwargs)
         self.presenter = presenter
         self._go = go
+        self._pay = pay
         self._redraw = Clock.create_trigger(lambda _dt: self.redraw())
         presenter.observe(self._redraw)
         T.bind(lang=lambda *_: presenter.refresh())
@@ -65,5 +73,10 @@ class MyTicketsScreen(Screen):  # type: ignore[misc]
             view.ids.void.disabled = not row.can_void
             view.ids.release.bind(on_release=lambda _w, tid=row.ticket.id: p.release(tid))
             view.ids.void.bind(on_release=lambda _w, tid=row.ticket.id: p.void(tid))
+            if self._pay is None:
+                view.remove_widget(view.ids.pay)
+            else:
+                view.ids.pay.disabled = not row.can_pay
+                view.ids.pay.bind(on_release=lambda _w, tid=row.ticket.id, pay=self._pay: pay(tid))
             rows.add_widget(view)
         self.ids.message.text = p.message
