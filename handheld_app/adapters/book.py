@@ -53,11 +53,11 @@ class StoreTicketBook:
     # --- numbers and issue --------------------------------------------------------------------------
 
     def next_number(self) -> str:
-        """store-counter-device-sequence. A number taken and never used is only a gap, never a duplicate."""
+        """store-counter-device-sequence, e.g. SH01-C-APL-H1-000042. A number taken and never used is
+        only a gap, never a duplicate."""
         seq = int(self._store.get("ticket_seq", 0)) + 1
         self._store.set("ticket_seq", seq)
-        counter = self._me.counter_id.hex[-4:] if self._me.counter_id else "0000"
-        return f"{self._me.store_code}-{counter}-{self._me.device_id.hex[-6:]}-{seq:06d}".upper()
+        return f"{ticket_prefix(self._me)}-{seq:06d}"
 
     def issue(self, draft: TicketDraft) -> LocalTicket:
         made = now_ms()
@@ -173,6 +173,14 @@ class StoreTicketBook:
     def changed(self) -> None:
         for callback in list(self._listeners):
             callback()
+
+
+def ticket_prefix(me: DeviceIdentity) -> str:
+    """The counter's and the device's codes from enrollment; a device enrolled with an older server
+    (no codes in its answer) uses the last hex digits of the ids instead."""
+    counter = me.counter_code or (me.counter_id.hex[-4:].upper() if me.counter_id else "0000")
+    device = me.device_code or me.device_id.hex[-6:].upper()
+    return f"{me.store_code}-{counter}-{device}"
 
 
 def _local(ticket: Ticket, confirmed: bool, qr: str, member_name: str) -> LocalTicket:

@@ -23,69 +23,69 @@ from protocol.ids import new_id
 translator.add(
     {
         "en": {
-            "pay.title": "Card payment",
-            "pay.open": "Pay by card",
-            "pay.amount": "To pay {total}",
-            "pay.hint": "Card number or the customer's payment code",
-            "pay.charge": "Charge",
-            "pay.check_again": "Check again",
-            "pay.busy": "Waiting for the bank…",
-            "pay.ready": "Scan or type the card number or the customer's payment code, then tap Charge.",
-            "pay.offline": (
+            "onestop.title": "Card payment",
+            "onestop.open": "Pay by card",
+            "onestop.amount": "To pay {total}",
+            "onestop.hint": "Card number or the customer's payment code",
+            "onestop.charge": "Charge",
+            "onestop.check_again": "Check again",
+            "onestop.busy": "Waiting for the bank…",
+            "onestop.ready": "Scan or type the card number or the customer's payment code, then tap Charge.",
+            "onestop.offline": (
                 "Card payment needs the server and this handheld is offline. "
                 "The customer can pay at any till with the ticket code."
             ),
-            "pay.not_sent": "This ticket has not reached the server yet; wait a moment, then charge.",
-            "pay.not_open": "{number} is {state}; only an issued ticket can be paid here.",
-            "pay.bad_number": "This is not a valid card number or payment code; check it and enter it again.",
-            "pay.declined": "Declined: {reason}. Ask for another card or payment code.",
-            "pay.unknown": (
+            "onestop.not_sent": "This ticket has not reached the server yet; wait a moment, then charge.",
+            "onestop.not_open": "{number} is {state}; only an issued ticket can be paid here.",
+            "onestop.bad_number": "This is not a valid card number or payment code; check it and enter it again.",
+            "onestop.declined": "Declined: {reason}. Ask for another card or payment code.",
+            "onestop.unknown": (
                 "The bank has not answered yet. Tap Check again in a moment; the customer is never charged twice."
             ),
-            "pay.timeout": (
+            "onestop.timeout": (
                 "No answer in time; the payment may have gone through. Tap Check again; "
                 "the customer is never charged twice."
             ),
-            "pay.lost": (
+            "onestop.lost": (
                 "The connection dropped during the payment. When the handheld is online, tap Check again; "
                 "the customer is never charged twice."
             ),
-            "pay.same_card": "Present the same {kind} (ending {last4}) again and tap Check again.",
-            "pay.paid": "Paid {total} · {masked} · receipt {receipt_no}. Release the goods.",
-            "pay.released": "Goods released for {number}.",
-            "pay.kind.card": "card",
-            "pay.kind.wallet": "payment code",
-            "decline.insufficient_funds": "insufficient funds",
-            "decline.card_expired": "the card has expired",
-            "decline.do_not_honour": "the bank refused the payment",
-            "decline.invalid_card": "the card number is not valid",
+            "onestop.same_card": "Present the same {kind} (ending {last4}) again and tap Check again.",
+            "onestop.paid": "Paid {total} · {masked} · receipt {receipt_no}. Release the goods.",
+            "onestop.released": "Goods released for {number}.",
+            "onestop.kind.card": "card",
+            "onestop.kind.wallet": "payment code",
+            "onestop.decline.insufficient_funds": "insufficient funds",
+            "onestop.decline.card_expired": "the card has expired",
+            "onestop.decline.do_not_honour": "the bank refused the payment",
+            "onestop.decline.invalid_card": "the card number is not valid",
         },
         "zh": {
-            "pay.title": "刷卡付款",
-            "pay.open": "刷卡付款",
-            "pay.amount": "应付 {total}",
-            "pay.hint": "银行卡号或顾客付款码",
-            "pay.charge": "收款",
-            "pay.check_again": "再次查询",
-            "pay.busy": "等待银行应答…",
-            "pay.ready": "扫描或输入银行卡号或顾客付款码，然后点收款。",
-            "pay.offline": "刷卡需要连接服务器，本机目前离线。顾客可凭小票码到任意收银台付款。",
-            "pay.not_sent": "此小票还没到达服务器；请稍候再收款。",
-            "pay.not_open": "{number} 状态为{state}；只有已开单的小票可在此付款。",
-            "pay.bad_number": "这不是有效的银行卡号或付款码；请核对后重新输入。",
-            "pay.declined": "支付被拒：{reason}。请顾客换一张卡或付款码。",
-            "pay.unknown": "银行尚未应答。请稍后点“再次查询”；顾客不会被重复扣款。",
-            "pay.timeout": "应答超时，款项可能已扣。请点“再次查询”；顾客不会被重复扣款。",
-            "pay.lost": "付款时网络中断。恢复联网后点“再次查询”；顾客不会被重复扣款。",
-            "pay.same_card": "请再次出示同一{kind}（尾号 {last4}），然后点“再次查询”。",
-            "pay.paid": "已收款 {total} · {masked} · 凭证 {receipt_no}。请发货。",
-            "pay.released": "{number} 已发货。",
-            "pay.kind.card": "银行卡",
-            "pay.kind.wallet": "付款码",
-            "decline.insufficient_funds": "余额不足",
-            "decline.card_expired": "卡已过期",
-            "decline.do_not_honour": "发卡行拒绝交易",
-            "decline.invalid_card": "卡号无效",
+            "onestop.title": "刷卡付款",
+            "onestop.open": "刷卡付款",
+            "onestop.amount": "应付 {total}",
+            "onestop.hint": "银行卡号或顾客付款码",
+            "onestop.charge": "收款",
+            "onestop.check_again": "再次查询",
+            "onestop.busy": "等待银行应答…",
+            "onestop.ready": "扫描或输入银行卡号或顾客付款码，然后点收款。",
+            "onestop.offline": "刷卡需要连接服务器，本机目前离线。顾客可凭小票码到任意收银台付款。",
+            "onestop.not_sent": "此小票还没到达服务器；请稍候再收款。",
+            "onestop.not_open": "{number} 状态为{state}；只有已开单的小票可在此付款。",
+            "onestop.bad_number": "这不是有效的银行卡号或付款码；请核对后重新输入。",
+            "onestop.declined": "支付被拒：{reason}。请顾客换一张卡或付款码。",
+            "onestop.unknown": "银行尚未应答。请稍后点“再次查询”；顾客不会被重复扣款。",
+            "onestop.timeout": "应答超时，款项可能已扣。请点“再次查询”；顾客不会被重复扣款。",
+            "onestop.lost": "付款时网络中断。恢复联网后点“再次查询”；顾客不会被重复扣款。",
+            "onestop.same_card": "请再次出示同一{kind}（尾号 {last4}），然后点“再次查询”。",
+            "onestop.paid": "已收款 {total} · {masked} · 凭证 {receipt_no}。请发货。",
+            "onestop.released": "{number} 已发货。",
+            "onestop.kind.card": "银行卡",
+            "onestop.kind.wallet": "付款码",
+            "onestop.decline.insufficient_funds": "余额不足",
+            "onestop.decline.card_expired": "卡已过期",
+            "onestop.decline.do_not_honour": "发卡行拒绝交易",
+            "onestop.decline.invalid_card": "卡号无效",
         },
     }
 )
@@ -93,7 +93,7 @@ translator.add(
 # Mobile wallet payment codes are 18 digits: WeChat Pay starts 10–15, Alipay 25–30.
 WALLET_PREFIXES = frozenset({*(str(n) for n in range(10, 16)), *(str(n) for n in range(25, 31))})
 
-WAIT_MESSAGES = {"unknown": "pay.unknown", "timeout": "pay.timeout", "offline": "pay.lost"}
+WAIT_MESSAGES = {"unknown": "onestop.unknown", "timeout": "onestop.timeout", "offline": "onestop.lost"}
 
 Phase = Literal["entry", "busy", "pending", "paid", "released", "closed"]
 Tone = Literal["info", "ok", "warn", "error"]
@@ -122,7 +122,7 @@ def read_instrument(text: str) -> tuple[PayKind, str] | None:
 
 
 def decline_text(reason: str) -> str:
-    key = f"decline.{reason}"
+    key = f"onestop.decline.{reason}"
     text = translator.tr(key)
     return reason.replace("_", " ") if text == key else text
 
@@ -157,7 +157,7 @@ class CardPayment(Observable):
 
     @property
     def amount(self) -> str:
-        return translator.tr("pay.amount", total=fmt(self.ticket.total)) if self.ticket else ""
+        return translator.tr("onestop.amount", total=fmt(self.ticket.total)) if self.ticket else ""
 
     @property
     def blocked(self) -> str:
@@ -166,11 +166,11 @@ class CardPayment(Observable):
         if t is None:
             return ""
         if not self.online:
-            return translator.tr("pay.offline")
+            return translator.tr("onestop.offline")
         if t.state != "issued" and self.phase not in ("paid", "released"):
-            return translator.tr("pay.not_open", number=t.number, state=translator.tr(f"state.{t.state}"))
+            return translator.tr("onestop.not_open", number=t.number, state=translator.tr(f"state.{t.state}"))
         if not t.synced and self.phase == "entry":
-            return translator.tr("pay.not_sent")
+            return translator.tr("onestop.not_sent")
         return ""
 
     @property
@@ -213,7 +213,7 @@ class CardPayment(Observable):
             self.phase, self.tone = "pending", "warn"
             self.message = self._same_card_text(self.attempt)
         else:
-            self.phase, self.tone, self.message = "entry", "info", translator.tr("pay.ready")
+            self.phase, self.tone, self.message = "entry", "info", translator.tr("onestop.ready")
         self.changed()
 
     def close(self) -> None:
@@ -227,7 +227,7 @@ class CardPayment(Observable):
             return None
         found = read_instrument(text)
         if found is None:
-            self._say("pay.bad_number", "error")
+            self._say("onestop.bad_number", "error")
             return None
         kind, number = found
         attempt = CardAttempt(
@@ -255,7 +255,7 @@ class CardPayment(Observable):
             return False
         self._book.release(t.id)
         self.phase = "released"
-        self._say("pay.released", "ok", number=t.number)
+        self._say("onestop.released", "ok", number=t.number)
         return True
 
     # --- the answer ---------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ class CardPayment(Observable):
     async def _send(self) -> CardOutcome:
         attempt = self.attempt
         assert attempt is not None
-        self.phase, self.tone, self.message = "busy", "info", translator.tr("pay.busy")
+        self.phase, self.tone, self.message = "busy", "info", translator.tr("onestop.busy")
         self.changed()
         self.sent += 1
         outcome = await self._one_stop.pay(attempt, self._token)
@@ -275,10 +275,10 @@ class CardPayment(Observable):
                 self.phase = "paid"
                 total = fmt(self.ticket.total if self.ticket else attempt.amount)
                 masked = outcome.masked or f"**** {attempt.last4}"
-                self._say("pay.paid", "ok", total=total, masked=masked, receipt_no=outcome.receipt_no)
+                self._say("onestop.paid", "ok", total=total, masked=masked, receipt_no=outcome.receipt_no)
             case "declined":
                 self.phase, self.attempt = "entry", None
-                self._say("pay.declined", "error", reason=decline_text(outcome.reason))
+                self._say("onestop.declined", "error", reason=decline_text(outcome.reason))
             case "refused":
                 self.phase, self.attempt = "entry", None
                 self._say_text(outcome.message, "error")
@@ -288,8 +288,8 @@ class CardPayment(Observable):
         return outcome
 
     def _same_card_text(self, attempt: CardAttempt) -> str:
-        kind = translator.tr(f"pay.kind.{attempt.kind}")
-        return translator.tr("pay.same_card", kind=kind, last4=attempt.last4)
+        kind = translator.tr(f"onestop.kind.{attempt.kind}")
+        return translator.tr("onestop.same_card", kind=kind, last4=attempt.last4)
 
     def _say(self, key: str, tone: Tone, **values: Any) -> None:
         self._say_text(translator.tr(key, **values), tone)

@@ -64,6 +64,7 @@ async def test_declined_then_unknown_checked_again_charges_once_and_a_wallet_pay
     pay = CardPayment(s.one_stop, s.book, s.connection)
 
     first = await sell_one(hh, builder)
+    assert first.number == "SH01-C-APL-H1-000001"  # store, counter and device codes from enrollment
     pay.open(first.id)
     assert pay.can_charge
     assert pay.amount == "To pay ¥5,999.00"

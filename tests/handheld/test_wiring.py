@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from handheld_app.adapters.identity import DeviceIdentity
@@ -52,4 +53,30 @@ def test_ticket_numbers_go_on_across_restarts_and_never_repeat(tmp_path: Path) -
     again = build(tmp_path)
     assert again.services.enroller.enrolled() is not None
     assert again.book.next_number() == "SH01-BFB6-9097C9-000003"
+    again.close()
+
+
+def test_ticket_numbers_carry_the_counter_and_device_codes_from_enrollment(tmp_path: Path) -> None:
+    hh = build(tmp_path)
+    old = {  # as a handheld enrolled with an older server stored it: no codes
+        "device_id": "01900000-0000-7000-8000-0000009097c9",
+        "store_id": str(uuid.UUID(int=1)),
+        "store_code": "SH01",
+        "counter_id": "01900000-0000-7000-8000-00000000bfb6",
+        "label": "Handheld Apple 1",
+        "kind": "handheld",
+        "device_token": "t",
+        "server_url": "http://127.0.0.1:8000",
+    }
+    hh.store.set("device_identity", old)
+    hh.close()
+    again = build(tmp_path)
+    assert again.book.next_number() == "SH01-BFB6-9097C9-000001"
+    identity = again.device.identity
+    assert identity is not None
+    again.device.keep(msgspec.structs.replace(identity, counter_code="C-APL", device_code="H1"))
+    assert again.book.next_number() == "SH01-C-APL-H1-000002"
+    enrolled = again.services.enroller.enrolled()
+    assert enrolled is not None
+    assert enrolled.counter_code == "C-APL"
     again.close()
