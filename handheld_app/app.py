@@ -99,6 +99,7 @@ class HandheldApp(App):  # type: ignore[misc]
                 SettingsScreen(self.settings_presenter, self.go, self.sign_out, self._server_changed),
             ):
                 self.screens.add_widget(screen)
+        spawn(s.start_sync(None))  # the outbox of an earlier session flows before anyone signs in
         self.go("sign_in")
 
     def _signed_in(self) -> None:
@@ -109,7 +110,7 @@ class HandheldApp(App):  # type: ignore[misc]
         assert self.my_tickets is not None
         self.builder.staff = session
         self.my_tickets.staff = session
-        spawn(s.start_sync(session))
+        spawn(s.start_sync(session))  # already running since enrollment or app start: nothing happens
         self.go("sell")
 
     def issue(self) -> None:
@@ -128,7 +129,7 @@ class HandheldApp(App):  # type: ignore[misc]
     def sign_out(self) -> None:
         assert self.services is not None
         assert self.builder is not None
-        spawn(self.services.stop_sync())
+        self.services.sign_out_staff()  # the device keeps syncing its outbox and events
         self.builder.clear()
         self.builder.staff = None
         self.sign_in.sign_out()
@@ -137,10 +138,9 @@ class HandheldApp(App):  # type: ignore[misc]
     def _server_changed(self, url: str) -> None:
         s, session = self.services, self.sign_in.session
         assert s is not None
-        if session is not None:
 
-            async def restart() -> None:
-                await s.stop_sync()
-                await s.start_sync(session)
+        async def restart() -> None:
+            await s.stop_sync()  # also ends the session's tokens, which belong to the old server
+            await s.start_sync(session)
 
-            spawn(restart())
+        spawn(restart())

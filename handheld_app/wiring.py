@@ -68,8 +68,8 @@ def build(data_dir: str | Path, **sync_options: Any) -> Handheld:
     till_keys = TillKeys(store)
     sync = Sync(device, book, feed, till_keys, **sync_options)
 
-    async def start_sync(_session: StaffSession) -> None:
-        await sync.start()
+    async def start_sync(_session: StaffSession | None) -> None:
+        await sync.start()  # the device token is enough; staff sessions are not needed to sync
 
     async def stop_sync() -> None:
         await sync.stop()
@@ -86,6 +86,7 @@ def build(data_dir: str | Path, **sync_options: Any) -> Handheld:
         connection=feed,
         start_sync=start_sync,
         stop_sync=stop_sync,
+        sign_out_staff=auth.sign_out,
         one_stop=ServerOneStop(device),
     )
     return Handheld(services=services, device=device, store=store, book=book, auth=auth, sync=sync)

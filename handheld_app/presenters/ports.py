@@ -66,6 +66,8 @@ class LocalTicket:
     synced: bool = False  # the server has acknowledged the issue
     issued_at_ms: int = 0
     qr: str = ""
+    refused_code: str = ""  # the server refused a command about this ticket (dead letter) ...
+    refused: str = ""  # ... and said why
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ async def scenario(app: HandheldApp, hh: Handheld) -> None:
     await focus(enroll.ids.code)
     await type_keys(os.environ["FT_TEST_CODE"])
     await until(lambda: sm.current == "sign_in", "enrolled")
+    # The device syncs as soon as it is enrolled (or the app starts enrolled), before anyone signs in.
+    await until(lambda: hh.sync.running and hh.services.connection.state.online, "syncing before sign-in")
     identity = hh.device.identity
     assert identity is not None
     result["device_id"] = str(identity.device_id)

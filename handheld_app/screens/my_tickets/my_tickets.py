@@ -26,6 +26,7 @@ STATE_COLOURS = {
     "released": (0.5, 0.5, 0.55, 1),
     "voided": (0.8, 0.3, 0.3, 1),
     "expired": (0.5, 0.4, 0.4, 1),
+    "refused": (1, 0.35, 0.35, 1),
 }
 
 
@@ -68,7 +69,7 @@ class MyTicketsScreen(Screen):  # type: ignore[misc]
             view.ids.title.text = row.title
             view.ids.detail.text = row.detail
             view.ids.state.text = row.state
-            view.ids.state.color = STATE_COLOURS.get(row.ticket.state, (1, 1, 1, 1))
+            view.ids.state.color = STATE_COLOURS.get(row.state_key, (1, 1, 1, 1))
             view.ids.release.disabled = not row.can_release
             view.ids.void.disabled = not row.can_void
             view.ids.release.bind(on_release=lambda _w, tid=row.ticket.id: p.release(tid))
