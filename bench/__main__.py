@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "offline_sync": "a handheld back online with 10,000 queued tickets",
     "ws_connections": "open device streams per server process and their memory",
     "ticket_push": "ticket issued -> received on 20 connected tills at 100 tickets/s",
+    "checkout": "consolidated checkouts (3 tickets, split tender, member earning) against pgbench",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -23,6 +23,8 @@ from protocol.members import Balances, Member, MemberLookup
 from protocol.tickets import BatchResult, CommandBatch
 
 NETWORK_UNAVAILABLE = "network_unavailable"
+
+T = TypeVar("T")
 
 ENROLL = "/devices/enroll"
 SIGN_IN = "/auth/sign-in"
@@ -178,6 +180,24 @@ class Api:
     async def member_balances(self, access_token: str, member_id: uuid.UUID) -> Balances:
         body = await self._call("GET", f"/api/members/{member_id}/balances", headers=_bearer(access_token))
         return _balances.decode(body)
+
+    async def staff_call(
+        self,
+        access_token: str,
+        method: str,
+        path: str,
+        answer: type[T],
+        *,
+        body: msgspec.Struct | None = None,
+        params: dict[str, str] | None = None,
+    ) -> T:
+        """Any staff endpoint: ``body`` (a protocol Struct) sent as JSON, the answer decoded as ``answer``."""
+        kwargs: dict[str, Any] = {"headers": _bearer(access_token, json=body is not None)}
+        if body is not None:
+            kwargs["content"] = msgspec.json.encode(body)
+        if params:
+            kwargs["params"] = params
+        return msgspec.json.decode(await self._call(method, path, **kwargs), type=answer)
 
     # --- device calls ---------------------------------------------------------------------------------
 

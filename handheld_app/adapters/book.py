@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from handheld_app.adapters.identity import Device, DeviceIdentity
+from client_common.adapters.identity import Device, DeviceIdentity
 from handheld_app.presenters.ports import LocalTicket
 from protocol.ids import new_id
 from protocol.qr import sign_ticket

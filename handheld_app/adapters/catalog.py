@@ -1,18 +1,11 @@
-"""``Catalog`` over the device store's catalog cache (works offline), and the loader that fills it:
-a full load on first start, deltas after, with progress for the bar."""
+"""``Catalog`` over the device store's catalog cache (works offline); ``client_common.adapters.catalog``
+fills it."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
-
-from client_common.api import Api, ApiError
 from client_common.store import DeviceStore
 from handheld_app.presenters.ports import CatalogItem
 from protocol import catalog_sync
-
-log = logging.getLogger(__name__)
 
 
 def item(found: catalog_sync.CatalogItem) -> CatalogItem:
@@ -38,6 +31,7 @@ class StoreCatalog:
 
     def search(self, text: str, limit: int) -> list[CatalogItem]:
         return [item(found) for found in self._store.search_products(text, limit)]
+<<<<<<< HEAD
 
 
 Progress = Callable[[int, int], None]
@@ -88,3 +82,5 @@ class CatalogLoader:
             self.loads += 1
             self.loaded.set()
             await asyncio.sleep(self.every)
+=======
+>>>>>>> main

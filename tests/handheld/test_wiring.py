@@ -8,8 +8,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from handheld_app.adapters.identity import DeviceIdentity
-from handheld_app.adapters.sync import ws_url
+from client_common.adapters.identity import DeviceIdentity
+from client_common.adapters.sync import ws_url
 from handheld_app.wiring import build
 
 
