@@ -25,9 +25,9 @@ import asyncpg
 import msgspec
 
 from bench.common import Result, postgres, prepare_database, server_process
+from client_common.adapters.catalog import PAGE as CATALOG_PAGE
 from client_common.api import Api
 from client_common.store import DeviceStore
-from handheld_app.adapters.catalog import PAGE as CATALOG_PAGE
 from protocol.catalog_sync import CatalogItem, CatalogPage
 from server.auth.tokens import digest, random_secret
 from server.catalog.repository import COLUMNS

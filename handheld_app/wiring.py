@@ -20,15 +20,9 @@ from client_common.presenters.ports import StaffSession
 from client_common.store import DeviceStore
 from handheld_app.adapters.book import StoreTicketBook
 from handheld_app.adapters.catalog import StoreCatalog
-<<<<<<< HEAD
-from handheld_app.adapters.identity import Device, Enrollment
-from handheld_app.adapters.one_stop import ServerOneStop
-from handheld_app.adapters.staff import ServerMembers, StaffAuth
-from handheld_app.adapters.sync import Sync, TillKeys
-=======
 from handheld_app.adapters.members import ServerMembers
+from handheld_app.adapters.one_stop import ServerOneStop
 from handheld_app.adapters.sync import Sync, till_keys
->>>>>>> main
 from handheld_app.presenters.ports import PaidReceipt
 from handheld_app.receipts import SignedReceipts
 from handheld_app.services import Services

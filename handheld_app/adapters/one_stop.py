@@ -10,8 +10,8 @@ import uuid
 
 import msgspec
 
+from client_common.adapters.identity import Device
 from client_common.api import NETWORK_UNAVAILABLE, ApiError
-from handheld_app.adapters.identity import Device
 from handheld_app.presenters.ports import CardAttempt, CardOutcome
 from protocol.checkout import CheckoutCodes, OneStopRequest, TenderRequest
 from protocol.payments import PaymentCodes

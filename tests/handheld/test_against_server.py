@@ -367,13 +367,13 @@ async def test_an_outbox_left_from_an_earlier_session_flows_at_start_and_a_refus
     hh.close()  # the app stops before it synced
 
     again = build(data, backoff=fast)  # the next start: nobody signs in
+    mine = MyTickets(again.services.book, again.services.verifier)
     await again.services.start_sync(None)
     await until(lambda: await_state(again, good.id, "issued"), what="the earlier session's ticket arrives")
     await until(lambda: again.store.outbox_count() == 0 and again.services.connection.state.dead_letters)
     assert await conn.fetchval("SELECT count(*) FROM ticket WHERE id = ANY($1)", [good.id, bad.id]) == 1
 
-    mine = MyTickets(again.services.book, again.services.verifier)
-    mine.refresh()
+    await until(lambda: any(r.state == "Refused" for r in mine.rows), what="the list redraws with the refusal")
     rows = {r.ticket.id: r for r in mine.rows}
     assert rows[good.id].state == "Issued"
     assert rows[bad.id].state == "Refused"
