@@ -104,16 +104,22 @@ ORDER BY f.code
 
 # Per member and format; the page is chosen on the member's weighted gross profit.
 CONTRIBUTION = """
-WITH mf AS (
-    SELECT t.member_id, s.format_id, sum(t.amount)::bigint AS spend, sum(t.visits)::bigint AS visits,
-           sum(t.cost)::bigint AS cost, sum(t.promo_amount)::bigint AS promo
-    FROM sales_member_day t JOIN store s ON s.id = t.store_id
-    WHERE t.store_id = ANY($1::uuid[]) AND t.day BETWEEN $2 AND $3
-    GROUP BY t.member_id, s.format_id
+WITH ms AS (
+    SELECT member_id, store_id, sum(amount)::bigint AS spend, sum(visits)::bigint AS visits,
+           sum(cost)::bigint AS cost, sum(promo_amount)::bigint AS promo
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
+    GROUP BY member_id, store_id
+), mf AS (
+    SELECT ms.member_id, s.format_id, sum(ms.spend)::bigint AS spend, sum(ms.visits)::bigint AS visits,
+           sum(ms.cost)::bigint AS cost, sum(ms.promo)::bigint AS promo
+    FROM ms JOIN store s ON s.id = ms.store_id
+    GROUP BY ms.member_id, s.format_id
 ), w AS (
-    SELECT mf.*, coalesce(fw.weight, 1) AS weight FROM mf LEFT JOIN format_weight fw ON fw.format_id = mf.format_id
+    SELECT mf.*, coalesce(fw.weight, 1)::float8 AS weight
+    FROM mf LEFT JOIN format_weight fw ON fw.format_id = mf.format_id
 ), m AS (
-    SELECT member_id, sum(weight * (spend - cost)) AS wgp, sum(spend) AS spend
+    SELECT member_id, sum(weight * (spend - cost)) AS wgp, sum(spend)::bigint AS spend
     FROM w GROUP BY member_id
 ), page AS (
     SELECT member_id, wgp, spend, count(*) OVER () AS total FROM m
@@ -133,7 +139,7 @@ ORDER BY p.wgp DESC, p.spend DESC, p.member_id, f.code
 # slope's sign for spend and transactions is the sign of sum((2b - (n - 1)) * y), so buckets without
 # purchases (y = 0) need no rows. Sums in float8: exact at these magnitudes, and far faster than numeric.
 _POTENTIAL_MEMBERS = """
-WITH per AS (
+WITH per AS MATERIALIZED (
     SELECT member_id, ((day - $2::date) * $4::int / ($3::date - $2::date + 1)) AS b,
            sum(amount)::bigint AS spend, sum(visits)::bigint AS visits
     FROM sales_member_day
@@ -144,17 +150,16 @@ WITH per AS (
            sum(((2 * b - ($4::int - 1)) * spend)::float8) > 0 AS spend_rising,
            sum(((2 * b - ($4::int - 1)) * visits)::float8) > 0 AS frequency_rising,
            coalesce(regr_slope(CASE WHEN visits > 0 THEN spend::float8 / visits END, b::float8), 0) > 1e-9
-               AS avg_rising{arrays}
+               AS avg_rising
     FROM per
     GROUP BY member_id
     HAVING sum(visits) > 0
 )
 """
-_ARRAYS = """,
-           array_agg(b ORDER BY b) AS bs, array_agg(spend ORDER BY b) AS spends, array_agg(visits ORDER BY b) AS vs"""
 
+# The per-bucket figures are gathered for the page's members only.
 POTENTIAL = (
-    _POTENTIAL_MEMBERS.format(arrays=_ARRAYS)
+    _POTENTIAL_MEMBERS
     + """, s AS (
     SELECT *, spend_rising::int + frequency_rising::int + avg_rising::int AS rising FROM m
 ), page AS (
@@ -163,14 +168,19 @@ POTENTIAL = (
     WHERE NOT $7::bool OR rising >= 2
     ORDER BY (rising >= 2) DESC, spend DESC, member_id
     LIMIT $5 OFFSET $6
+), arr AS (
+    SELECT per.member_id, array_agg(per.b) AS bs, array_agg(per.spend) AS spends, array_agg(per.visits) AS vs
+    FROM per JOIN page USING (member_id)
+    GROUP BY per.member_id
 )
-SELECT p.*, mb.name, mb.phone FROM page p JOIN member mb ON mb.id = p.member_id
+SELECT p.*, a.bs, a.spends, a.vs, mb.name, mb.phone
+FROM page p JOIN arr a USING (member_id) JOIN member mb ON mb.id = p.member_id
 ORDER BY (p.rising >= 2) DESC, p.spend DESC, p.member_id
 """
 )
 
 POTENTIAL_FLAGGED = (
-    _POTENTIAL_MEMBERS.format(arrays="")
+    _POTENTIAL_MEMBERS
     + """
 SELECT count(*)::bigint AS total,
        count(*) FILTER (WHERE spend_rising::int + frequency_rising::int + avg_rising::int >= 2)::bigint AS flagged
