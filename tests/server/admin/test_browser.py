@@ -20,6 +20,12 @@ import asyncpg
 import httpx
 import pytest
 from PIL import Image
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 
 from server.admin import repository as admin_repo
 from server.demo import seed_demo
@@ -27,13 +33,6 @@ from server.settings import Settings
 from tests.live_server import LiveServer
 from tests.pg import Cluster
 from tests.server.reports.sales import Line, sell
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -95,7 +94,9 @@ async def site(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> As
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Chromium and its driver are not installed (make test installs chromium and chromium-driver)")
+        pytest.fail(
+            "Chromium and its driver are not installed: run `make test` (it installs chromium and chromium-driver)"
+        )
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     options = webdriver.ChromeOptions()
