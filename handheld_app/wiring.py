@@ -21,6 +21,7 @@ from client_common.store import DeviceStore
 from handheld_app.adapters.book import StoreTicketBook
 from handheld_app.adapters.catalog import StoreCatalog
 from handheld_app.adapters.members import ServerMembers
+from handheld_app.adapters.one_stop import ServerOneStop
 from handheld_app.adapters.sync import Sync, till_keys
 from handheld_app.presenters.ports import PaidReceipt
 from handheld_app.receipts import SignedReceipts
@@ -69,8 +70,8 @@ def build(data_dir: str | Path, **sync_options: Any) -> Handheld:
     tills = till_keys(store)
     sync = Sync(device, book, feed, tills, **sync_options)
 
-    async def start_sync(_session: StaffSession) -> None:
-        await sync.start()
+    async def start_sync(_session: StaffSession | None) -> None:
+        await sync.start()  # the device token is enough; staff sessions are not needed to sync
 
     async def stop_sync() -> None:
         await sync.stop()
@@ -87,6 +88,8 @@ def build(data_dir: str | Path, **sync_options: Any) -> Handheld:
         connection=feed,
         start_sync=start_sync,
         stop_sync=stop_sync,
+        sign_out_staff=auth.sign_out,
+        one_stop=ServerOneStop(device),
     )
     return Handheld(services=services, device=device, store=store, book=book, auth=auth, sync=sync)
 

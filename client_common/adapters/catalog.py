@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
+# Items per catalog page: the server's largest. Each page costs the server a count of the rows left,
+# so fewer, larger pages load 100,000 items in about half the time of pages of 1,000 (bench/catalog_load.py).
+PAGE = 5000
+
 
 class CatalogLoader:
     """Loads pages from the stored cursor until the server has no more, then again every ``every`` seconds.
@@ -27,7 +31,7 @@ class CatalogLoader:
         progress: Progress,
         every: float = 300.0,
         retry: float = 5.0,
-        page: int = 1000,
+        page: int = PAGE,
     ) -> None:
         self._store = store
         self._api = api

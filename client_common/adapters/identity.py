@@ -27,6 +27,8 @@ class DeviceIdentity(msgspec.Struct, kw_only=True, frozen=True):
     kind: str
     device_token: str
     server_url: str
+    counter_code: str = ""  # e.g. C-APL; empty when enrolled with an older server
+    device_code: str = ""  # e.g. H1
 
 
 def port_error(exc: ApiError) -> Exception:
@@ -81,6 +83,7 @@ def enrolled_device(identity: DeviceIdentity) -> EnrolledDevice:
         label=identity.label,
         counter_id=identity.counter_id,
         store_code=identity.store_code,
+        counter_code=identity.counter_code,
     )
 
 
@@ -124,6 +127,8 @@ class Enrollment:
             kind=answer["kind"],
             device_token=answer["device_token"],
             server_url=server_url,
+            counter_code=answer.get("counter_code") or "",
+            device_code=answer.get("device_code") or "",
         )
         self._device.keep(identity)
         return enrolled_device(identity)

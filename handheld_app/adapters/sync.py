@@ -12,7 +12,7 @@ from client_common.adapters.sync import DeviceSync, KeyDirectory
 from client_common.connection import ConnectionFeed
 from client_common.i18n import translator
 from client_common.store import DeviceStore
-from client_common.transport import Backoff, Transport
+from client_common.transport import Backoff, Status, Transport
 from handheld_app.adapters.book import StoreTicketBook
 from protocol.tickets import TicketEvent
 
@@ -60,3 +60,9 @@ class Sync(DeviceSync):
 
     def on_event(self, _event: TicketEvent) -> None:
         self._book.changed()
+
+    def _on_status(self, status: Status) -> None:
+        refused = self._status is None or status.dead_letters != self._status.dead_letters
+        super()._on_status(status)
+        if refused:  # My tickets shows a ticket the server refused, with its reason
+            self._book.changed()

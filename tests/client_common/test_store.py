@@ -170,3 +170,52 @@ def test_killing_the_app_mid_issue_loses_nothing_and_duplicates_nothing(tmp_path
         store.persist(Done(command_id, CommandResult(command_id=command_id, status="applied")))
     assert sorted(server.effects.values()) == [1] * len(tickets)
     assert store.outbox_count() == 0
+
+
+OLD_TICKET_TABLE = """
+CREATE TABLE ticket (id TEXT PRIMARY KEY, number TEXT NOT NULL, state TEXT NOT NULL, confirmed INTEGER NOT NULL,
+                     body BLOB NOT NULL)
+"""
+
+
+def test_a_database_of_the_first_release_opens_and_its_tickets_get_their_owner_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    import msgspec
+
+    from protocol.tickets import Ticket
+
+    old = draft()
+    ticket = Ticket(
+        id=old.id,
+        store_id=STORE,
+        counter_id=STORE,
+        device_id=DEVICE,
+        staff_id=STORE,
+        number=old.number,
+        lines=old.lines,
+        total=old.total,
+        issued_at_ms=1234,
+    )
+    db = sqlite3.connect(tmp_path / "device.sqlite3")
+    db.execute(OLD_TICKET_TABLE)
+    db.execute(
+        "INSERT INTO ticket VALUES (?, ?, 'issued', 1, ?)", (str(ticket.id), ticket.number, msgspec.json.encode(ticket))
+    )
+    db.commit()
+    db.close()
+
+    store = DeviceStore(tmp_path)
+    assert store.schema_version == 1
+    row = store.db.execute("SELECT device_id, staff_id, issued_at_ms FROM ticket WHERE id = ?", (str(ticket.id),))
+    assert row.fetchone() == (str(DEVICE), str(STORE), 1234)
+    assert store.ticket(ticket.id) == ticket
+    plan = store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM ticket WHERE device_id = ? ORDER BY issued_at_ms", ("x",)
+    )
+    assert "ticket_device" in " ".join(str(r) for r in plan.fetchall())
+    store.close()
+    again = DeviceStore(tmp_path)  # migrations run once
+    assert again.schema_version == 1
+    assert again.ticket(ticket.id) == ticket
+    again.close()

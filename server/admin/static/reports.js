@@ -145,7 +145,10 @@ FT.page(async function () {
 
   function query(d, csv) {
     const spec = REPORTS[d.report];
-    const q = new URLSearchParams(Object.assign({ from: d.from, to: d.to }, spec.params ? spec.params(d) : {}));
+    const q = new URLSearchParams(spec.params ? spec.params(d) : {});
+    // No period chosen yet: the server's default (the 30 days up to the store's today, in its timezone).
+    if (d.from) q.set("from", d.from);
+    if (d.to) q.set("to", d.to);
     if (csv) q.set("format", "csv");
     return spec.path + "?" + q.toString();
   }
@@ -156,6 +159,8 @@ FT.page(async function () {
     FT.$("dimension-field").hidden = d.report !== "categories";
     location.hash = d.report;
     const r = await FT.api("GET", query(d, false));
+    if (!form.elements.from.value) form.elements.from.value = r.scope.period_from;
+    if (!form.elements.to.value) form.elements.to.value = r.scope.period_to;
     FT.fill("report-title", form.report.options[form.report.selectedIndex].text + " · " + r.scope.period_from + " – " + r.scope.period_to);
     FT.fill("report-summary", spec.summary(r));
     const charts = spec.charts(r);
@@ -169,10 +174,6 @@ FT.page(async function () {
     return FT.download(query(d, true), d.report + "_" + d.from + "_" + d.to + ".csv");
   }
 
-  const today = new Date();
-  const iso = function (x) { return x.getFullYear() + "-" + String(x.getMonth() + 1).padStart(2, "0") + "-" + String(x.getDate()).padStart(2, "0"); };
-  form.elements.to.value = iso(today);
-  form.elements.from.value = iso(new Date(today.getTime() - 29 * 86400000));
   const wanted = location.hash.slice(1);
   if (REPORTS[wanted]) form.report.value = wanted;
   form.addEventListener("submit", FT.action(form.querySelector("button[type=submit]"), show));

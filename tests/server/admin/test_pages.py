@@ -129,8 +129,13 @@ async def test_static_assets_are_served_locally_and_fetch_nothing_outside(client
     for page in pages.available(client.app):
         html = (await client.get(f"/admin/{page.key}")).text
         seen |= set(assets(html))
-    assert {"/admin/static/admin.css", "/admin/static/admin.js", "/admin/static/charts.js"} <= seen
-    types = {".js": "javascript", ".css": "text/css"}
+    assert {
+        "/admin/static/admin.css",
+        "/admin/static/admin.js",
+        "/admin/static/charts.js",
+        "/admin/static/favicon.svg",
+    } <= seen
+    types = {".js": "javascript", ".css": "text/css", ".svg": "image/svg+xml"}
     for path in sorted(seen):
         r = await client.get(path)
         assert r.status_code == 200, path
