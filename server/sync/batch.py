@@ -74,7 +74,7 @@ class Chunk:
         # Stored commands by id (any device) and this device's by sequence number; decided ones join them.
         self.stored: dict[uuid.UUID, dict[str, Any]] = {}
         self.seq_holder: dict[int, uuid.UUID] = {}
-        for command_id, device_id, device_seq, content_hash, content, _status, result in row["commands"]:
+        for command_id, device_id, device_seq, content_hash, content, result in row["commands"]:
             self.stored[command_id] = {
                 "device_id": device_id,
                 "content_hash": content_hash,
@@ -83,6 +83,7 @@ class Chunk:
             }
             if device_id == device.device_id:
                 self.seq_holder[device_seq] = command_id
+        self.seq_holder.update(row["seqs"])
         self.tickets: set[uuid.UUID] = set(row["tickets"])
         self.numbers: set[str] = set(row["numbers"])
         self.products = {pid: Product(store_id, sku, counter_id) for pid, store_id, sku, counter_id in row["products"]}
@@ -91,10 +92,12 @@ class Chunk:
         # (command_id, device_seq, kind, content_hash, content, status, result) per stored outcome.
         self.events: list[tuple[Any, ...]] = []
         self.commands: list[tuple[Any, ...]] = []
+        self.written: list[tuple[int, bytes]] = []  # event frames written (visible once committed)
 
     @classmethod
-    async def read(cls, conn: asyncpg.Connection, device: DeviceCaller, items: Sequence[Prepared]) -> Chunk:
-        """Read what ``items`` are checked against; the caller holds the store lock."""
+    async def read(cls, conn: asyncpg.Connection, device: DeviceCaller, items: Sequence[Prepared], plans: str) -> Chunk:
+        """Read what ``items`` are checked against; the caller holds the store lock and has asked for this
+        statement to be planned for its arguments (``plans`` is the plan setting to put back)."""
         issues = [c for c in (_plain_issue(p.cmd) for p in items) if c is not None]
         row = await conn.fetchrow(
             repo.CHUNK_CONTEXT,
@@ -106,6 +109,7 @@ class Chunk:
             [c.ticket.number for c in issues],
             list({ln.product_id for c in issues for ln in c.ticket.lines}),
             list({c.ticket.counter_id for c in issues}),
+            plans,
         )
         assert row is not None, "the device's store exists"
         return cls(device, row)
@@ -183,6 +187,8 @@ class Chunk:
         if last != self.position:
             raise OutOfStep(f"event counter of store {self.device.store_id} moved under the lock")
         self.flushed_position = self.position
+        sid = str(self.device.store_id)
+        self.written += [(p, events.event_frame(p, sid, "ticket_issued", t, at)) for p, t, at, _ in self.events]
         self.events, self.commands = [], []
 
 

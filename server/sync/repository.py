@@ -42,17 +42,38 @@ SET acked_position = GREATEST(device_sync.acked_position, EXCLUDED.acked_positio
 
 # --- the set-based path (``server.sync.batch``): what a chunk of plain uploads needs, read at once ---
 
+# The lock above, and the next statement (``CHUNK_CONTEXT``) planned for its actual arguments: a plan
+# cached while the tables were small (a new store's first upload) would keep scanning whole tables for
+# a chunk's ids. Returns the setting to put back (the foreign-key checks of the write rely on cached
+# plans). The select list is evaluated in order: the old setting is read before it is changed.
+LOCK_STORE_FOR_CHUNK = """
+WITH lock AS (
+    INSERT INTO event_counter (store_id) VALUES ($1)
+    ON CONFLICT (store_id) DO UPDATE SET last_position = event_counter.last_position
+    RETURNING last_position
+)
+SELECT (SELECT state FROM device WHERE id = $2) AS state, current_setting('plan_cache_mode') AS plans,
+       set_config('plan_cache_mode', 'force_custom_plan', true) AS custom
+FROM lock
+"""
+
+PLAN_FOR_ARGUMENTS = """
+SELECT current_setting('plan_cache_mode') AS plans, set_config('plan_cache_mode', 'force_custom_plan', true)
+"""
+
 # Read with the store lock held, so nothing of the store changes until the chunk commits. The
 # business day is the one the per-command insert would compute (now() is the transaction's start).
+# Puts back the plan setting ($9) for the statements after it.
 CHUNK_CONTEXT = """
-SELECT s.currency,
+SELECT set_config('plan_cache_mode', $9, true) AS plans, s.currency,
        (date((now() AT TIME ZONE s.timezone) - s.business_day_end::interval)
         + CASE WHEN s.business_day_end >= time '12:00' THEN 1 ELSE 0 END) AS business_day,
        (SELECT last_position FROM event_counter WHERE store_id = $1) AS last_position,
        (SELECT last_applied_seq FROM device_sync WHERE device_id = $2) AS last_seq,
-       ARRAY(SELECT ROW(command_id, device_id, device_seq, content_hash, content::text, status, result::text)
-             FROM applied_command WHERE command_id = ANY($3::uuid[])
-                OR (device_id = $2 AND device_seq = ANY($4::bigint[]))) AS commands,
+       ARRAY(SELECT ROW(command_id, device_id, device_seq, content_hash, content::text, result::text)
+             FROM applied_command WHERE command_id = ANY($3::uuid[])) AS commands,
+       ARRAY(SELECT ROW(device_seq, command_id)
+             FROM applied_command WHERE device_id = $2 AND device_seq = ANY($4::bigint[])) AS seqs,
        ARRAY(SELECT id FROM ticket WHERE id = ANY($5::uuid[])) AS tickets,
        ARRAY(SELECT number FROM ticket WHERE store_id = $1 AND number = ANY($6::text[])) AS numbers,
        ARRAY(SELECT ROW(id, store_id, sku, counter_id) FROM product WHERE id = ANY($7::uuid[])) AS products,
@@ -105,5 +126,5 @@ WITH issued AS MATERIALIZED (
     RETURNING last_position
 )
 SELECT (SELECT last_position FROM k) AS last_position,
-       CASE WHEN $16 > $15 THEN pg_notify($17, $1::text) END AS nudged
+       CASE WHEN $16 > $15 THEN pg_notify($17, $1::text || ':' || $16::text) END AS nudged
 """

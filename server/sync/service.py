@@ -55,9 +55,22 @@ __all__ = ["CHUNK", "MAX_BATCH", "apply_commands", "apply_one", "content_of", "s
 
 
 async def apply_commands(
-    conn: asyncpg.Connection, device: DeviceCaller, commands: Sequence[AnyCommand]
+    conn: asyncpg.Connection,
+    device: DeviceCaller,
+    commands: Sequence[AnyCommand],
+    *,
+    set_based: bool = True,
+    committed: list[tuple[int, bytes]] | None = None,
 ) -> tuple[list[CommandResult], int]:
-    """Apply ``commands`` in order; return one result per command and the device's last applied seq."""
+    """Apply ``commands`` in order; return one result per command and the device's last applied seq.
+
+    ``committed`` (only outside a transaction of the caller's) receives the event frames the set-based
+    path wrote, in position order, once they are committed: the caller's process can fan them out
+    without reading them back (other processes read the log when NOTIFY nudges them). Events of
+    commands applied one by one are not in it. ``set_based=False`` applies every command through
+    ``apply_one`` in savepoints, the reference the set-based path is tested against."""
+    if committed is not None and conn.is_in_transaction():
+        raise RuntimeError("committed frames are known only when apply_commands owns the transactions")
     if len(commands) > MAX_BATCH:
         raise AppError(
             CommandCodes.BATCH_TOO_LARGE,
@@ -71,13 +84,21 @@ async def apply_commands(
     for start in range(0, len(prepared), CHUNK):
         chunk = prepared[start : start + CHUNK]
         try:
+            if not set_based:
+                raise _Redo
+            written: list[tuple[int, bytes]] = []
             async with conn.transaction():
-                await _begin(conn, device)
-                chunk_results, last_seq = await _apply_chunk(conn, device, chunk)
+                row = await conn.fetchrow(repo.LOCK_STORE_FOR_CHUNK, device.store_id, device.device_id)
+                assert row is not None, "the lock statement always answers a row"
+                _check_active(row["state"])
+                chunk_results, last_seq = await _apply_chunk(conn, device, chunk, row["plans"], written)
+            if committed is not None:
+                committed += written
         except _Redo as redo:
             # A database error spoils the whole transaction: apply the chunk again with a savepoint
             # around each command, so only the failing command fails.
-            log.info("chunk applied command by command after: %s", redo.__cause__)
+            if redo.__cause__ is not None:
+                log.info("chunk applied command by command after: %s", redo.__cause__)
             async with conn.transaction():
                 await _begin(conn, device)
                 chunk_results = [await apply_one(conn, device, p.cmd, guarded=True) for p in chunk]
@@ -94,31 +115,44 @@ class _Redo(Exception):
 
 async def _begin(conn: asyncpg.Connection, device: DeviceCaller) -> None:
     """Take the store's event-log lock (first, see ``server.events``) and re-check the device."""
-    if await conn.fetchval(repo.LOCK_STORE_AND_CHECK_DEVICE, device.store_id, device.device_id) != "active":
+    _check_active(await conn.fetchval(repo.LOCK_STORE_AND_CHECK_DEVICE, device.store_id, device.device_id))
+
+
+def _check_active(state: str | None) -> None:
+    if state != "active":
         raise Unauthenticated("This device has been revoked; ask a manager to enroll it again.", Codes.DEVICE_REVOKED)
 
 
 async def _apply_chunk(
-    conn: asyncpg.Connection, device: DeviceCaller, items: Sequence[batch.Prepared]
+    conn: asyncpg.Connection,
+    device: DeviceCaller,
+    items: Sequence[batch.Prepared],
+    plans: str,
+    written: list[tuple[int, bytes]],
 ) -> tuple[list[CommandResult], int | None]:
     """Apply ``items`` set-based where ``batch.Chunk`` decides them, else one by one (in order).
 
+    ``plans`` is the plan setting to put back after the chunk's read (see ``repo.LOCK_STORE_FOR_CHUNK``).
     Returns the results and the device's last applied seq when known without another read."""
     results: list[CommandResult] = []
     chunk: batch.Chunk | None = None
     try:
         for i, item in enumerate(items):
             if chunk is None:
-                chunk = await batch.Chunk.read(conn, device, items[i:])
+                if i > 0:  # a read after a command took the per-command path
+                    plans = str(await conn.fetchval(repo.PLAN_FOR_ARGUMENTS))
+                chunk = await batch.Chunk.read(conn, device, items[i:], plans)
             result = chunk.take(item)
             if result is None:
                 await chunk.flush(conn)  # what came before is written before this command reads
+                written += chunk.written
                 chunk = None  # what the context read may have changed
                 result = await apply_one(conn, device, item.cmd)
             results.append(result)
         if chunk is None:
             return results, None
         await chunk.flush(conn)
+        written += chunk.written
         return results, chunk.last_seq
     except (asyncpg.PostgresError, batch.OutOfStep) as exc:
         raise _Redo from exc
