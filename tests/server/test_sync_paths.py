@@ -235,3 +235,21 @@ async def test_a_command_the_database_can_never_store_is_dead_lettered(
     assert await conn.fetchval("SELECT count(*) FROM ticket") == 2
     assert await conn.fetchval("SELECT count(*) FROM event_log") == 2
     assert hh.device_id is not None
+
+
+async def test_the_upload_is_decoded_once_and_still_documented_and_strict(
+    client: AsyncTestClient[Any], conn: asyncpg.Connection, demo: DemoInfo
+) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    body = schema["paths"]["/sync/commands"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/CommandBatch")
+    assert {"CommandBatch", "IssueTicket", "TicketDraft"} <= set(schema["components"]["schemas"])
+    _, token = await device(conn, "Handheld Apple 1")
+    cat = await catalog(conn)
+    wire = msgspec.to_builtins(CommandBatch(commands=[issue(draft(cat), 1)]))
+    wire["commands"][0]["ticket"]["total"] = str(wire["commands"][0]["ticket"]["total"])  # "100" is not 100
+    r = await client.post("/sync/commands", json=wire, headers={"Authorization": f"Device {token}"})
+    assert r.status_code == 400
+    assert r.json()["code"] == "validation_failed"
+    assert r.json()["details"]["field"] == "commands[0].ticket.total"
+    assert await conn.fetchval("SELECT count(*) FROM applied_command") == 0
