@@ -42,10 +42,12 @@ SET acked_position = GREATEST(device_sync.acked_position, EXCLUDED.acked_positio
 
 # --- the set-based path (``server.sync.batch``): what a chunk of plain uploads needs, read at once ---
 
-# The lock above, and the next statement (``CHUNK_CONTEXT``) planned for its actual arguments: a plan
-# cached while the tables were small (a new store's first upload) would keep scanning whole tables for
-# a chunk's ids. Returns the setting to put back (the foreign-key checks of the write rely on cached
-# plans). The select list is evaluated in order: the old setting is read before it is changed.
+# The lock above, and, for a chunk of more than a few commands ($3), the next statement
+# (``CHUNK_CONTEXT``) planned for its actual arguments: a plan cached while the tables were small (a new
+# store's first upload) would keep scanning whole tables for a chunk's ids. (A few commands, as a
+# websocket Submit brings, keep the cached plan: planning would cost more than the lookups.) Returns
+# the setting to put back (the foreign-key checks of the write rely on cached plans). The select list
+# is evaluated in order: the old setting is read before it is changed.
 LOCK_STORE_FOR_CHUNK = """
 WITH lock AS (
     INSERT INTO event_counter (store_id) VALUES ($1)
@@ -53,7 +55,8 @@ WITH lock AS (
     RETURNING last_position
 )
 SELECT (SELECT state FROM device WHERE id = $2) AS state, current_setting('plan_cache_mode') AS plans,
-       set_config('plan_cache_mode', 'force_custom_plan', true) AS custom
+       set_config('plan_cache_mode', CASE WHEN $3 THEN 'force_custom_plan' ELSE current_setting('plan_cache_mode') END,
+                  true) AS custom
 FROM lock
 """
 

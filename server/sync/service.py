@@ -44,6 +44,9 @@ MAX_BATCH = 5000
 CHUNK = 200
 """Commands per transaction: bounds how long one upload holds the store's event-log lock."""
 
+FEW = 16
+"""Up to this many commands, a chunk's read keeps its cached plan (see ``repo.LOCK_STORE_FOR_CHUNK``)."""
+
 Handler = Callable[[asyncpg.Connection, DeviceCaller, Any], Awaitable[Outcome]]
 HANDLERS: dict[type, Handler] = {
     VoidTicket: tickets.void,
@@ -88,7 +91,9 @@ async def apply_commands(
                 raise _Redo
             written: list[tuple[int, bytes]] = []
             async with conn.transaction():
-                row = await conn.fetchrow(repo.LOCK_STORE_FOR_CHUNK, device.store_id, device.device_id)
+                row = await conn.fetchrow(
+                    repo.LOCK_STORE_FOR_CHUNK, device.store_id, device.device_id, len(chunk) > FEW
+                )
                 assert row is not None, "the lock statement always answers a row"
                 _check_active(row["state"])
                 chunk_results, last_seq = await _apply_chunk(conn, device, chunk, row["plans"], written)
