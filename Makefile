@@ -2,7 +2,7 @@
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
-SYSPKGS := postgresql xvfb xauth libgl1 libegl1 libgles2 libmtdev1 libxrender1 fonts-wqy-microhei
+SYSPKGS := postgresql xvfb xauth libgl1 libegl1 libgles2 libmtdev1 libxrender1 fonts-wqy-microhei chromium chromium-driver
 
 .PHONY: run test check lint types boundaries pytest system venv-server venv-all migrate handheld cashier bench clean
 

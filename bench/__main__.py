@@ -17,6 +17,8 @@ BENCHMARKS: dict[str, str] = {
     "offline_sync": "a handheld back online with 10,000 queued tickets",
     "ws_connections": "open device streams per server process and their memory",
     "ticket_push": "ticket issued -> received on 20 connected tills at 100 tickets/s",
+    "checkout": "consolidated checkouts (3 tickets, split tender, member earning) against pgbench",
+    "reports": "member reports over 1M tickets and 100k members",
 }
 
 
@@ -32,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {name}: {BENCHMARKS.get(name, '?')} ...", flush=True)
         try:
             module = importlib.import_module(f"bench.{name}")
-            results.append(module.run())
+            outcome = module.run()
+            results.extend(outcome if isinstance(outcome, list) else [outcome])
         except Exception:
             traceback.print_exc()
             failed.append(name)

@@ -7,8 +7,8 @@ import time
 import uuid
 from collections.abc import Callable
 
-from cashier_app.presenters.ports import BasketLine, BasketTicket, SettleRequest
-from protocol.qr import Names, PublicKeys, QrRefused, verify_ticket
+from cashier_app.presenters.ports import BasketLine, BasketTicket, SettleRequest, UnknownIssuer
+from protocol.qr import Names, PublicKeys, QrCodes, QrRefused, verify_ticket
 from protocol.receipts import ReceiptPayload, ReceiptTicket, sign_receipt
 
 
@@ -33,6 +33,8 @@ class SignedTicketReader:
         try:
             scanned = verify_ticket(text, self._keys, self._names)
         except QrRefused as exc:
+            if exc.code == QrCodes.UNKNOWN_DEVICE:
+                raise UnknownIssuer(exc.body.message) from None
             raise ValueError(exc.body.message) from None
         t = scanned.command.ticket
         return BasketTicket(

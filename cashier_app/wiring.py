@@ -1,46 +1,111 @@
-"""Build the till's ``Services`` from the real client pieces: the SQLite store (outbox, ticket events,
-key directory, catalog names), the HTTP API (enroll, sign-in, customers, payments, checkout, refunds,
-shifts, top-ups), the device keys that sign offline receipts, and the websocket transport that runs
-the sans-IO sync core on the app's asyncio loop.
+"""Build the till's ``Services`` from the real client pieces: the SQLite store (ticket events, the key
+directory of the store's handhelds, catalog names, the outbox of offline checkouts), the HTTP API with
+the signed-in cashier's token (customers, payments, checkouts, refunds, shifts, top-ups), the device
+keys that sign receipt QRs, and the websocket transport that runs the sans-IO sync core on the app's
+asyncio loop.
 
-Each adapter turns one of those pieces into the small port a presenter needs
-(``cashier_app.presenters.ports``, ``client_common.presenters.ports``). ``cashier_app.codes`` already
-holds the two that need no network: the signed ticket QR reader and the offline receipt signer.
+The device identity, enrollment, sign-in, catalog loader and sync runner are the handheld's, from
+``client_common.adapters``. Nothing here imports Kivy, so tests and tools run the same wiring without a
+window.
 """
 
 from __future__ import annotations
 
-import importlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from cashier_app.services import Services
-
-REQUIRED = (
-    "client_common.store",
-    "client_common.api",
-    "client_common.transport",
-    "client_common.device_keys",
-    "protocol.checkout",
+from cashier_app.adapters.checkouts import TillCheckouts
+from cashier_app.adapters.events import StoreTicketEvents
+from cashier_app.adapters.server import (
+    POINTS_PER_YUAN,
+    ServerCustomers,
+    ServerRefunds,
+    ServerShifts,
+    ServerTerminal,
+    ServerTopUps,
 )
+from cashier_app.adapters.sync import TillSync, handheld_keys
+from cashier_app.codes import SignedTicketReader
+from cashier_app.printer import ReceiptPrinter, from_env
+from cashier_app.services import Services
+from client_common.adapters.identity import Device, Enrollment
+from client_common.adapters.staff import StaffAuth
+from client_common.connection import ConnectionFeed
+from client_common.presenters.ports import StaffSession
+from client_common.store import DeviceStore
 
 
-def missing_pieces() -> list[str]:
-    missing = []
-    for name in REQUIRED:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
-    return missing
+@dataclass
+class Till:
+    """The services plus the concrete pieces behind them (tests and tools reach for these)."""
+
+    services: Services
+    device: Device
+    store: DeviceStore
+    auth: StaffAuth
+    sync: TillSync
+    checkouts: TillCheckouts
+    customers: ServerCustomers
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build(
+    data_dir: str | Path,
+    printer: ReceiptPrinter | None = None,
+    points_per_yuan: int = POINTS_PER_YUAN,
+    **sync_options: Any,
+) -> Till:
+    """Everything a till keeping its data in ``data_dir`` needs. ``printer`` defaults to the one
+    ``FT_RECEIPT_PRINTER`` names; ``sync_options`` go to ``TillSync`` (backoff, flush_every, ping
+    settings) for tests and tools."""
+    data_dir = Path(data_dir)
+    store = DeviceStore(data_dir)
+    device = Device(data_dir, store)
+    auth = StaffAuth(device)
+    keys = handheld_keys(store)
+    reader = SignedTicketReader(keys, names=store.names)
+    customers = ServerCustomers(auth, device, reader, keys, points_per_yuan)
+    printer = printer or from_env()
+    checkouts = TillCheckouts(auth, device, keys, on_settled=printer or (lambda _settled, _text: None))
+    events = StoreTicketEvents(store, names=lambda member_id: customers.names.get(member_id, ""))
+    feed = ConnectionFeed()
+    sync = TillSync(device, events, checkouts, feed, keys, **sync_options)
+
+    async def start_sync(_session: StaffSession) -> None:
+        await sync.start()
+
+    async def stop_sync() -> None:
+        await sync.stop()
+        auth.sign_out()
+
+    def till_id() -> Any:
+        identity = device.identity
+        return identity.device_id if identity else None
+
+    services = Services(
+        data_dir=data_dir,
+        enroller=Enrollment(device, "till"),
+        auth=auth,
+        reader=reader,
+        customers=customers,
+        events=events,
+        terminal=ServerTerminal(auth),
+        checkouts=checkouts,
+        refunds=ServerRefunds(auth),
+        shifts=ServerShifts(auth),
+        top_ups=ServerTopUps(auth, till_id),
+        connection=feed,
+        start_sync=start_sync,
+        stop_sync=stop_sync,
+    )
+    return Till(
+        services=services, device=device, store=store, auth=auth, sync=sync, checkouts=checkouts, customers=customers
+    )
 
 
 def build_services(data_dir: str | Path) -> Services:
     """The real services for a till keeping its data in ``data_dir``."""
-    missing = missing_pieces()
-    if missing:
-        raise SystemExit(
-            "The cashier station cannot start: this build lacks "
-            + ", ".join(missing)
-            + ". Install the complete package."
-        )
-    raise SystemExit("The cashier station's network and store adapters are not wired in this build yet.")
+    return build(data_dir).services

@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
 
 from protocol.catalog_sync import CatalogPage
+from protocol.checkout import CheckoutResult, OneStopRequest
 from protocol.errors import ErrorBody
 from protocol.identity import DeviceDirectory
 from protocol.members import Balances, Member, MemberLookup
@@ -23,12 +24,16 @@ from protocol.tickets import BatchResult, CommandBatch
 
 NETWORK_UNAVAILABLE = "network_unavailable"
 
+T = TypeVar("T")
+
 ENROLL = "/devices/enroll"
 SIGN_IN = "/auth/sign-in"
 PRODUCTS = "/catalog/products"
 UPLOAD = "/sync/commands"
 MEMBERS_LOOKUP = "/api/members/lookup"
 DIRECTORY = "/devices/directory"
+ONE_STOP = "/one-stop/checkouts"
+ONE_STOP_WAIT_S = 45.0  # the server waits up to its provider timeout (15 s by default) per card
 
 _pages = msgspec.json.Decoder(CatalogPage)
 _batch_results = msgspec.json.Decoder(BatchResult)
@@ -36,6 +41,7 @@ _errors = msgspec.json.Decoder(ErrorBody)
 _members = msgspec.json.Decoder(Member)
 _balances = msgspec.json.Decoder(Balances)
 _directory = msgspec.json.Decoder(DeviceDirectory)
+_checkouts = msgspec.json.Decoder(CheckoutResult)
 
 
 class ApiError(Exception):
@@ -75,11 +81,14 @@ class Api:
         try:
             response = await self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
+            details: dict[str, Any] = {"reason": str(exc) or type(exc).__name__}
+            if not isinstance(exc, httpx.ConnectError):
+                details["sent"] = True  # the request may have reached the server (timeout, dropped answer)
             raise ApiError(
                 ErrorBody(
                     code=NETWORK_UNAVAILABLE,
                     message="The server cannot be reached; work goes on offline and syncs when it is back.",
-                    details={"reason": str(exc) or type(exc).__name__},
+                    details=details,
                 )
             ) from None
         if response.is_success:
@@ -172,7 +181,37 @@ class Api:
         body = await self._call("GET", f"/api/members/{member_id}/balances", headers=_bearer(access_token))
         return _balances.decode(body)
 
+    async def staff_call(
+        self,
+        access_token: str,
+        method: str,
+        path: str,
+        answer: type[T],
+        *,
+        body: msgspec.Struct | None = None,
+        params: dict[str, str] | None = None,
+    ) -> T:
+        """Any staff endpoint: ``body`` (a protocol Struct) sent as JSON, the answer decoded as ``answer``."""
+        kwargs: dict[str, Any] = {"headers": _bearer(access_token, json=body is not None)}
+        if body is not None:
+            kwargs["content"] = msgspec.json.encode(body)
+        if params:
+            kwargs["params"] = params
+        return msgspec.json.decode(await self._call(method, path, **kwargs), type=answer)
+
     # --- device calls ---------------------------------------------------------------------------------
+
+    async def one_stop(self, request: OneStopRequest) -> CheckoutResult:
+        """``POST /one-stop/checkouts``: settle this handheld's own ticket with one card or wallet tender.
+        Send the same request again after any failure; the card is never charged twice."""
+        body = await self._call(
+            "POST",
+            ONE_STOP,
+            content=msgspec.json.encode(request),
+            headers={**self._device_headers(), "Content-Type": "application/json"},
+            timeout=ONE_STOP_WAIT_S,
+        )
+        return _checkouts.decode(body)
 
     async def directory(self) -> DeviceDirectory:
         """Every active device of this store with its public key (for checking signed QR codes)."""

@@ -66,6 +66,27 @@ ON CONFLICT (id) DO UPDATE SET
 WHERE excluded.version >= catalog.version
 """
 
+
+def _ticket_owner_columns(db: sqlite3.Connection) -> None:
+    """Who issued each ticket, as columns with an index, so a handheld lists its own tickets without
+    decoding every ticket of the store. Rows of an older database are filled in from their bodies."""
+    for column in ("device_id TEXT", "staff_id TEXT", "issued_at_ms INTEGER NOT NULL DEFAULT 0"):
+        db.execute(f"ALTER TABLE ticket ADD COLUMN {column}")
+    rows = db.execute("SELECT id, body FROM ticket").fetchall()
+    db.executemany(
+        "UPDATE ticket SET device_id = ?, staff_id = ?, issued_at_ms = ? WHERE id = ?",
+        [
+            (str(t.device_id), _opt(t.staff_id), t.issued_at_ms, i)
+            for i, t in ((i, _tickets.decode(b)) for i, b in rows)
+        ],
+    )
+    db.execute("CREATE INDEX ticket_device ON ticket (device_id, issued_at_ms)")
+
+
+# Changes to a device's database after the first release, applied in order on open (one transaction
+# with the version bump, ``PRAGMA user_version``). Never edit one that shipped; append a new one.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_ticket_owner_columns]
+
 _commands = msgspec.json.Decoder(AnyCommand)
 _letters = msgspec.json.Decoder(DeadLetter)
 _tickets = msgspec.json.Decoder(Ticket)
@@ -86,6 +107,14 @@ class DeviceStore:
         with self._tx() as db:
             for statement in _statements(SCHEMA):
                 db.execute(statement)
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+                migration(db)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
         self.db.close()
@@ -280,10 +309,25 @@ def _put(db: sqlite3.Connection, key: str, value: Any) -> None:
 
 def _put_ticket(db: sqlite3.Connection, ticket: Ticket, *, confirmed: bool) -> None:
     db.execute(
-        "INSERT INTO ticket (id, number, state, confirmed, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE"
-        " SET number = excluded.number, state = excluded.state, confirmed = excluded.confirmed, body = excluded.body",
-        (str(ticket.id), ticket.number, ticket.state, int(confirmed), _enc.encode(ticket)),
+        "INSERT INTO ticket (id, number, state, confirmed, body, device_id, staff_id, issued_at_ms)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE"
+        " SET number = excluded.number, state = excluded.state, confirmed = excluded.confirmed, body = excluded.body,"
+        " device_id = excluded.device_id, staff_id = excluded.staff_id, issued_at_ms = excluded.issued_at_ms",
+        (
+            str(ticket.id),
+            ticket.number,
+            ticket.state,
+            int(confirmed),
+            _enc.encode(ticket),
+            str(ticket.device_id),
+            _opt(ticket.staff_id),
+            ticket.issued_at_ms,
+        ),
     )
+
+
+def _opt(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _statements(script: str) -> list[str]:

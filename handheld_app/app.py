@@ -6,6 +6,7 @@ asyncio (``async_run``) so the websocket client and the UI share one loop and ne
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from kivy.app import App
@@ -19,12 +20,14 @@ from client_common.ui.screens.enrollment.enrollment import EnrollmentScreen
 from client_common.ui.screens.sign_in.sign_in import SignInScreen
 from client_common.ui.tasks import spawn
 from client_common.ui.widgets import ConnectionBar
+from handheld_app.presenters.card_payment import CardPayment
 from handheld_app.presenters.issued import issued_view
 from handheld_app.presenters.member import MemberPresenter
 from handheld_app.presenters.my_tickets import MyTickets
 from handheld_app.presenters.product_search import ProductSearch
 from handheld_app.presenters.settings import SettingsPresenter
 from handheld_app.presenters.ticket_builder import TicketBuilder
+from handheld_app.screens.card_payment.card_payment import CardPaymentScreen
 from handheld_app.screens.member.member import MemberScreen
 from handheld_app.screens.my_tickets.my_tickets import MyTicketsScreen
 from handheld_app.screens.sell.sell import SellScreen
@@ -81,15 +84,22 @@ class HandheldApp(App):  # type: ignore[misc]
             self.search = ProductSearch(s.catalog, self.builder.add)
             self.member = MemberPresenter(s.members)
             self.my_tickets = MyTickets(s.book, s.verifier)
-            self.qr_screen = TicketQrScreen(self.go)
+            pay = None
+            if s.one_stop is not None:
+                self.card_payment = CardPayment(s.one_stop, s.book, s.connection)
+                self.card_screen = CardPaymentScreen(self.card_payment, self.go)
+                self.screens.add_widget(self.card_screen)
+                pay = self.pay_by_card
+            self.qr_screen = TicketQrScreen(self.go, pay)
             for screen in (
                 SellScreen(self.builder, self.search, self.member, self.go, self.issue),
                 MemberScreen(self.member, self.builder, self.go),
                 self.qr_screen,
-                MyTicketsScreen(self.my_tickets, self.go),
+                MyTicketsScreen(self.my_tickets, self.go, pay),
                 SettingsScreen(self.settings_presenter, self.go, self.sign_out, self._server_changed),
             ):
                 self.screens.add_widget(screen)
+        spawn(s.start_sync(None))  # the outbox of an earlier session flows before anyone signs in
         self.go("sign_in")
 
     def _signed_in(self) -> None:
@@ -100,7 +110,7 @@ class HandheldApp(App):  # type: ignore[misc]
         assert self.my_tickets is not None
         self.builder.staff = session
         self.my_tickets.staff = session
-        spawn(s.start_sync(session))
+        spawn(s.start_sync(session))  # already running since enrollment or app start: nothing happens
         self.go("sell")
 
     def issue(self) -> None:
@@ -111,10 +121,15 @@ class HandheldApp(App):  # type: ignore[misc]
             self.qr_screen.show(issued_view(ticket, online=self.services.connection.state.online))
             self.go("ticket_qr")
 
+    def pay_by_card(self, ticket_id: uuid.UUID) -> None:
+        """One-stop: the customer pays this ticket on the handheld; back to where the payment started."""
+        self.card_screen.show(ticket_id, back_to=self.screens.current)
+        self.go("card_payment")
+
     def sign_out(self) -> None:
         assert self.services is not None
         assert self.builder is not None
-        spawn(self.services.stop_sync())
+        self.services.sign_out_staff()  # the device keeps syncing its outbox and events
         self.builder.clear()
         self.builder.staff = None
         self.sign_in.sign_out()
@@ -123,10 +138,9 @@ class HandheldApp(App):  # type: ignore[misc]
     def _server_changed(self, url: str) -> None:
         s, session = self.services, self.sign_in.session
         assert s is not None
-        if session is not None:
 
-            async def restart() -> None:
-                await s.stop_sync()
-                await s.start_sync(session)
+        async def restart() -> None:
+            await s.stop_sync()  # also ends the session's tokens, which belong to the old server
+            await s.start_sync(session)
 
-            spawn(restart())
+        spawn(restart())

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from client_common.connection import ConnectionFeed
 from client_common.presenters.ports import Authenticator, EnrolledDevice, Enroller, StaffSession
-from handheld_app.presenters.ports import Catalog, DeviceContext, Members, ReceiptVerifier, TicketBook
+from handheld_app.presenters.ports import Catalog, DeviceContext, Members, OneStop, ReceiptVerifier, TicketBook
 
 
-async def _nothing(_session: StaffSession) -> None:
+async def _nothing(_session: StaffSession | None) -> None:
     return None
 
 
@@ -26,9 +26,15 @@ class Services:
     book: TicketBook
     verifier: ReceiptVerifier
     connection: ConnectionFeed = field(default_factory=ConnectionFeed)
-    # Start syncing (websocket, outbox, catalog) once someone is signed in; stop on sign-out.
-    start_sync: Callable[[StaffSession], Awaitable[None]] = _nothing
-    stop_sync: Callable[[], Awaitable[None]] = lambda: _nothing(None)  # type: ignore[arg-type]
+    # Start syncing (websocket, outbox, catalog) as soon as the device is enrolled: an outbox left
+    # from an earlier session must not wait for someone to sign in. ``None`` when nobody is signed in.
+    start_sync: Callable[[StaffSession | None], Awaitable[None]] = _nothing
+    # Stop syncing and end the staff session (the app closing, tests).
+    stop_sync: Callable[[], Awaitable[None]] = lambda: _nothing(None)
+    # End the staff session; the device goes on syncing.
+    sign_out_staff: Callable[[], None] = lambda: None
+    # One-stop card payment on the handheld; None hides it.
+    one_stop: OneStop | None = None
 
     @property
     def prefs_path(self) -> Path:

@@ -12,14 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from client_common.adapters.identity import Device, Enrollment
+from client_common.adapters.staff import StaffAuth
+from client_common.adapters.sync import KeyDirectory
 from client_common.connection import ConnectionFeed
 from client_common.presenters.ports import StaffSession
 from client_common.store import DeviceStore
 from handheld_app.adapters.book import StoreTicketBook
 from handheld_app.adapters.catalog import StoreCatalog
-from handheld_app.adapters.identity import Device, Enrollment
-from handheld_app.adapters.staff import ServerMembers, StaffAuth
-from handheld_app.adapters.sync import Sync, TillKeys
+from handheld_app.adapters.members import ServerMembers
+from handheld_app.adapters.one_stop import ServerOneStop
+from handheld_app.adapters.sync import Sync, till_keys
 from handheld_app.presenters.ports import PaidReceipt
 from handheld_app.receipts import SignedReceipts
 from handheld_app.services import Services
@@ -28,7 +31,7 @@ from handheld_app.services import Services
 class StoreReceipts:
     """``ReceiptVerifier``: a till's signature checked against the till keys cached on the device."""
 
-    def __init__(self, device: Device, keys: TillKeys) -> None:
+    def __init__(self, device: Device, keys: KeyDirectory) -> None:
         self._device = device
         self._keys = keys
 
@@ -64,11 +67,11 @@ def build(data_dir: str | Path, **sync_options: Any) -> Handheld:
     members = ServerMembers(auth)
     book = StoreTicketBook(device, member_names=lambda member_id: members.names.get(member_id, ""))
     feed = ConnectionFeed()
-    till_keys = TillKeys(store)
-    sync = Sync(device, book, feed, till_keys, **sync_options)
+    tills = till_keys(store)
+    sync = Sync(device, book, feed, tills, **sync_options)
 
-    async def start_sync(_session: StaffSession) -> None:
-        await sync.start()
+    async def start_sync(_session: StaffSession | None) -> None:
+        await sync.start()  # the device token is enough; staff sessions are not needed to sync
 
     async def stop_sync() -> None:
         await sync.stop()
@@ -76,15 +79,17 @@ def build(data_dir: str | Path, **sync_options: Any) -> Handheld:
 
     services = Services(
         data_dir=data_dir,
-        enroller=Enrollment(device),
+        enroller=Enrollment(device, "handheld"),
         auth=auth,
         catalog=StoreCatalog(store),
         members=members,
         book=book,
-        verifier=StoreReceipts(device, till_keys),
+        verifier=StoreReceipts(device, tills),
         connection=feed,
         start_sync=start_sync,
         stop_sync=stop_sync,
+        sign_out_staff=auth.sign_out,
+        one_stop=ServerOneStop(device),
     )
     return Handheld(services=services, device=device, store=store, book=book, auth=auth, sync=sync)
 

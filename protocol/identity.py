@@ -176,6 +176,10 @@ class Enrolled(msgspec.Struct, kw_only=True):
     kind: DeviceKind
     label: str
     device_token: str
+    # For human ticket numbers (store-counter-device-sequence, e.g. SH01-C-APL-H1-000042); empty from
+    # older servers, which the device then replaces with the last hex digits of the ids.
+    counter_code: str = ""
+    device_code: str = ""
 
 
 class DeviceKey(msgspec.Struct, kw_only=True):

@@ -14,9 +14,12 @@ from server.app import create_app
 from server.db.embedded import EmbeddedPostgres
 from server.db.migrate import migrate
 from server.demo import DemoInfo, seed_demo
+from server.history import generate
 from server.settings import Settings
 
 log = logging.getLogger("server")
+
+DEMO_HISTORY_TICKETS = 3000  # a year of sales in the demo store, so the reports show something at once
 
 
 async def prepare(dsn: str, settings: Settings, seed: bool) -> DemoInfo | None:
@@ -26,7 +29,7 @@ async def prepare(dsn: str, settings: Settings, seed: bool) -> DemoInfo | None:
         for name in applied:
             print(f"  migration applied: {name}")
         if seed:
-            return await seed_demo(conn, settings.enrollment_code_minutes)
+            return await seed_demo(conn, settings.enrollment_code_minutes, history_tickets=DEMO_HISTORY_TICKETS)
     finally:
         await conn.close()
     return None
@@ -38,7 +41,7 @@ def banner(settings: Settings, info: DemoInfo | None, embedded: bool) -> str:
         "",
         "floorticket is running / 服务已启动",
         f"  API:        {base}",
-        f"  Admin:      {base}/admin",
+        f"  Admin:      {base}/admin/sign-in   (managers sign in with their password)",
         f"  Health:     {base}/health",
         f"  OpenAPI:    {base}/schema/openapi.json",
         f"  Database:   {'embedded PostgreSQL in ' + str(settings.data_dir / 'pg') if embedded else 'DATABASE_URL'}",
@@ -99,6 +102,36 @@ def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
+def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
+    """Add a generated sales history to DATABASE_URL (or the embedded database)."""
+    pg: EmbeddedPostgres | None = None
+    dsn = settings.database_url
+    if not dsn:
+        pg = EmbeddedPostgres(settings.data_dir / "pg", port=int(_env("FT_PG_PORT", "54329")))
+        pg.start()
+        dsn = pg.dsn
+    try:
+        asyncio.run(_history(dsn, settings, args))
+    finally:
+        if pg is not None:
+            pg.stop()
+    return 0
+
+
+async def _history(dsn: str, settings: Settings, args: argparse.Namespace) -> None:
+    await prepare(dsn, settings, seed=settings.seed_demo)
+    conn = await asyncpg.connect(dsn)
+    try:
+        print(f"Generating {args.tickets:,} tickets for {args.members:,} new members over {args.days} days ...")
+        made = await generate(
+            conn, tickets=args.tickets, members=args.members, stores=args.stores, days=args.days, seed=args.seed,
+            progress=lambda line: print(line, flush=True),
+        )  # fmt: skip
+        print(f"{made.tickets:,} tickets, {made.checkouts:,} checkouts, {made.lines:,} lines in {made.seconds:.0f} s")
+    finally:
+        await conn.close()
+
+
 def _env(name: str, default: str) -> str:
     import os
 
@@ -111,10 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the server (embedded PostgreSQL unless DATABASE_URL is set)")
     sub.add_parser("migrate", help="apply migrations to DATABASE_URL")
+    hist = sub.add_parser("history", help="add a generated year of sales history (demo data, benchmarks)")
+    hist.add_argument("--tickets", type=int, default=100_000, help="paid tickets to make (default 100,000)")
+    hist.add_argument("--members", type=int, default=10_000, help="new members to make (default 10,000)")
+    hist.add_argument("--stores", type=int, default=1, help="add stores until the chain has this many")
+    hist.add_argument("--days", type=int, default=365, help="days of history before today")
+    hist.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same history")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "run":
         return cmd_run(settings)
+    if args.command == "history":
+        return cmd_history(settings, args)
     return cmd_migrate(settings)
 
 

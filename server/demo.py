@@ -12,6 +12,7 @@ import asyncpg
 from protocol.ids import new_id
 from server.auth.passwords import hash_secret
 from server.auth.tokens import digest
+from server.history import seed_demo_history
 from server.members.demo import seed_demo_members
 
 DEMO_STORE_CODE = "SH01"
@@ -75,15 +76,18 @@ class DemoInfo:
     enrollment_codes: list[tuple[str, str, str]]  # (label, kind, code)
 
 
-async def seed_demo(conn: asyncpg.Connection, code_minutes: int = 24 * 60) -> DemoInfo:
-    """Create the demo store if the database has no store yet; always return fresh enrollment codes
-    for demo devices still waiting to be enrolled."""
+async def seed_demo(conn: asyncpg.Connection, code_minutes: int = 24 * 60, history_tickets: int = 0) -> DemoInfo:
+    """Create the demo store if the database has no store yet (with ``history_tickets`` paid tickets of
+    sales history for the reports); always return fresh enrollment codes for demo devices still
+    waiting to be enrolled."""
     created = False
     async with conn.transaction():
         store_id = await conn.fetchval("SELECT id FROM store WHERE code = $1", DEMO_STORE_CODE)
         if store_id is None and not await conn.fetchval("SELECT count(*) FROM store"):
             store_id = await _create(conn)
             await seed_demo_members(conn, store_id)
+            if history_tickets:
+                await seed_demo_history(conn, store_id, history_tickets)
             created = True
         codes = await _fresh_codes(conn, store_id, code_minutes) if store_id else []
     return DemoInfo(store_id=store_id, created=created, staff=DEMO_STAFF, enrollment_codes=codes)

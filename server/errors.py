@@ -125,6 +125,14 @@ def data_handler(_: Request[Any, Any, Any], exc: asyncpg.exceptions.DataError) -
     return _respond(ErrorBody(code=Codes.VALIDATION, message=message, details={}), 400)
 
 
+def interface_handler(request: Request[Any, Any, Any], exc: asyncpg.InterfaceError) -> Response[bytes]:
+    """The connection closed under an operation (the database restarted mid-request): unavailable.
+    Any other misuse of a connection is a bug and answers as one."""
+    if "connection is closed" in str(exc):
+        return database_handler(request, exc)
+    return internal_handler(request, exc)
+
+
 def internal_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error", exc_info=exc)
     return _respond(ErrorBody(code=Codes.INTERNAL, message="Something went wrong on the server; it was logged."), 500)
@@ -144,5 +152,6 @@ exception_handlers: Any = {
     asyncpg.exceptions.PostgresConnectionError: database_handler,
     asyncpg.exceptions.InternalClientError: database_handler,
     asyncpg.exceptions.DataError: data_handler,
+    asyncpg.InterfaceError: interface_handler,
     Exception: internal_handler,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.admin.controller import AdminApiController, AdminPagesController, admin_static
 from server.auth.controller import AuthController
 from server.catalog.controller import CatalogController
 from server.checkout.controller import CheckoutController, OneStopController, RefundController
@@ -11,6 +12,7 @@ from server.devices.controller import DeviceController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
+from server.marketing.controller import CampaignsController, SegmentsController, TasksController
 from server.members.controller import MembersController
 from server.payments.controller import PaymentsController
 from server.reports.controller import AnalyticsSettingsController, ReportsController
@@ -40,4 +42,10 @@ ROUTES: list[Any] = [
     OneStopController,
     ReportsController,
     AnalyticsSettingsController,
+    SegmentsController,
+    CampaignsController,
+    TasksController,
+    AdminApiController,
+    AdminPagesController,
+    admin_static,
 ]

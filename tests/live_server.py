@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import uvicorn
@@ -18,10 +19,13 @@ from server.settings import Settings
 
 
 class LiveServer:
-    def __init__(self, dsn: str, settings: Settings, port: int | None = None) -> None:
+    def __init__(
+        self, dsn: str, settings: Settings, port: int | None = None, state: dict[str, Any] | None = None
+    ) -> None:
         self.dsn = dsn
         self.settings = settings
         self.port = port or free_port()
+        self.state = state or {}  # set on app.state before start (e.g. fast payment timings)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -30,8 +34,11 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20) -> None:
+        app = create_app(self.settings, dsn=self.dsn)
+        for key, value in self.state.items():
+            setattr(app.state, key, value)
         config = uvicorn.Config(
-            create_app(self.settings, dsn=self.dsn),
+            app,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

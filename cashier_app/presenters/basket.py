@@ -11,7 +11,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from cashier_app.presenters.ports import BasketTicket, Customer, Customers, MemberBalances, TicketQrReader
+from cashier_app.presenters.ports import (
+    BasketTicket,
+    Customer,
+    Customers,
+    MemberBalances,
+    TicketQrReader,
+    UnknownIssuer,
+)
 from client_common.connection import ConnectionFeed
 from client_common.i18n import translator
 from client_common.money_text import fmt
@@ -114,7 +121,13 @@ class Basket(Observable):
         try:
             ticket = self._reader.read(code)
         except ValueError as exc:
-            return self._say("basket.qr_bad", reason=str(exc))
+            if not isinstance(exc, UnknownIssuer) or not self._connection.state.online:
+                return self._say("basket.qr_bad", reason=str(exc))
+            # A handheld enrolled since this till last fetched the store's keys: the server knows it.
+            try:
+                return self._take(await self._customers.find(code))
+            except Refused:
+                return self._say("basket.qr_bad", reason=str(exc))
         if not self._connection.state.online:
             return self._take(Customer(tickets=(ticket,)), quiet_single=True)
         try:

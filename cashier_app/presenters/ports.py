@@ -66,11 +66,17 @@ class Customer:
     member: MemberBalances | None = None
 
 
+class UnknownIssuer(ValueError):
+    """The code names a handheld this till holds no key for yet (enrolled since the last key refresh):
+    the server can still check it, so online the till asks the server instead of refusing."""
+
+
 class TicketQrReader(Protocol):
     def read(self, text: str) -> BasketTicket:
         """Verify a scanned ticket QR against the issuing device's key; works offline.
 
-        ``ValueError`` with a sentence a cashier can act on when the code cannot be trusted.
+        ``ValueError`` with a sentence a cashier can act on when the code cannot be trusted
+        (``UnknownIssuer`` when only the issuing device's key is missing here).
         """
         ...
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from handheld_app.adapters.identity import Device, DeviceIdentity
+from client_common.adapters.identity import Device, DeviceIdentity
 from handheld_app.presenters.ports import LocalTicket
 from protocol.ids import new_id
 from protocol.qr import sign_ticket
@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS ticket_extra (
     member_name TEXT NOT NULL DEFAULT ''
 )
 """
+
+SELECT = "SELECT t.body, t.confirmed, e.qr, e.member_name FROM ticket t LEFT JOIN ticket_extra e ON e.id = t.id"
+MINE = SELECT + " WHERE t.device_id = ?"  # the ticket_device index
+MY_TICKETS_LIMIT = 300  # a day of one assistant's tickets, and more; older ones stay in the store
 
 _tickets = msgspec.json.Decoder(Ticket)
 
@@ -53,11 +57,11 @@ class StoreTicketBook:
     # --- numbers and issue --------------------------------------------------------------------------
 
     def next_number(self) -> str:
-        """store-counter-device-sequence. A number taken and never used is only a gap, never a duplicate."""
+        """store-counter-device-sequence, e.g. SH01-C-APL-H1-000042. A number taken and never used is
+        only a gap, never a duplicate."""
         seq = int(self._store.get("ticket_seq", 0)) + 1
         self._store.set("ticket_seq", seq)
-        counter = self._me.counter_id.hex[-4:] if self._me.counter_id else "0000"
-        return f"{self._me.store_code}-{counter}-{self._me.device_id.hex[-6:]}-{seq:06d}".upper()
+        return f"{ticket_prefix(self._me)}-{seq:06d}"
 
     def issue(self, draft: TicketDraft) -> LocalTicket:
         made = now_ms()
@@ -139,28 +143,33 @@ class StoreTicketBook:
 
     # --- reading ------------------------------------------------------------------------------------
 
-    def tickets(self, staff_id: uuid.UUID | None) -> list[LocalTicket]:
-        """This device's tickets, newest first (the store also holds the rest of the store's tickets)."""
-        rows = self._store.db.execute(
-            "SELECT t.body, t.confirmed, e.qr, e.member_name FROM ticket t LEFT JOIN ticket_extra e ON e.id = t.id"
-        ).fetchall()
-        me = self._me.device_id
-        found = []
-        for body, confirmed, qr, name in rows:
-            ticket = _tickets.decode(body)
-            if ticket.device_id != me or (staff_id is not None and ticket.staff_id != staff_id):
-                continue
-            found.append(_local(ticket, bool(confirmed), qr or "", name or ""))
-        found.sort(key=lambda t: (t.issued_at_ms, t.number), reverse=True)
+    def tickets(self, staff_id: uuid.UUID | None, limit: int = MY_TICKETS_LIMIT) -> list[LocalTicket]:
+        """This device's tickets, newest first, through the device index (the store also holds the
+        rest of the store's tickets, which are never decoded here)."""
+        sql = (
+            MINE + (" AND t.staff_id = ?" if staff_id else "") + " ORDER BY t.issued_at_ms DESC, t.number DESC LIMIT ?"
+        )
+        args = (str(self._me.device_id), *((str(staff_id),) if staff_id else ()), limit)
+        refused = self.refusals()
+        return [
+            _local(_tickets.decode(b), bool(c), qr or "", name or "", refused)
+            for b, c, qr, name in self._store.db.execute(sql, args)
+        ]
+
+    def refusals(self) -> dict[uuid.UUID, tuple[str, str]]:
+        """ticket id -> (code, sentence) of the last command about it that the server refused."""
+        found: dict[uuid.UUID, tuple[str, str]] = {}
+        for letter in self._store.dead_letters():
+            command = letter.command
+            ticket_id = command.ticket.id if isinstance(command, IssueTicket) else command.ticket_id
+            found[ticket_id] = (letter.error.code, letter.error.message)
         return found
 
     def _local(self, ticket_id: uuid.UUID) -> LocalTicket | None:
-        row = self._store.db.execute(
-            "SELECT t.body, t.confirmed, e.qr, e.member_name FROM ticket t LEFT JOIN ticket_extra e ON e.id = t.id"
-            " WHERE t.id = ?",
-            (str(ticket_id),),
-        ).fetchone()
-        return None if row is None else _local(_tickets.decode(row[0]), bool(row[1]), row[2] or "", row[3] or "")
+        row = self._store.db.execute(SELECT + " WHERE t.id = ?", (str(ticket_id),)).fetchone()
+        if row is None:
+            return None
+        return _local(_tickets.decode(row[0]), bool(row[1]), row[2] or "", row[3] or "", self.refusals())
 
     def ticket(self, ticket_id: uuid.UUID) -> LocalTicket | None:
         return self._local(ticket_id)
@@ -175,7 +184,18 @@ class StoreTicketBook:
             callback()
 
 
-def _local(ticket: Ticket, confirmed: bool, qr: str, member_name: str) -> LocalTicket:
+def ticket_prefix(me: DeviceIdentity) -> str:
+    """The counter's and the device's codes from enrollment; a device enrolled with an older server
+    (no codes in its answer) uses the last hex digits of the ids instead."""
+    counter = me.counter_code or (me.counter_id.hex[-4:].upper() if me.counter_id else "0000")
+    device = me.device_code or me.device_id.hex[-6:].upper()
+    return f"{me.store_code}-{counter}-{device}"
+
+
+def _local(
+    ticket: Ticket, confirmed: bool, qr: str, member_name: str, refused: dict[uuid.UUID, tuple[str, str]]
+) -> LocalTicket:
+    code, message = refused.get(ticket.id, ("", ""))
     return LocalTicket(
         id=ticket.id,
         number=ticket.number,
@@ -186,4 +206,6 @@ def _local(ticket: Ticket, confirmed: bool, qr: str, member_name: str) -> LocalT
         synced=confirmed,
         issued_at_ms=ticket.issued_at_ms,
         qr=qr,
+        refused_code=code,
+        refused=message,
     )

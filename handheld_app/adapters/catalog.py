@@ -1,18 +1,11 @@
-"""``Catalog`` over the device store's catalog cache (works offline), and the loader that fills it:
-a full load on first start, deltas after, with progress for the bar."""
+"""``Catalog`` over the device store's catalog cache (works offline); ``client_common.adapters.catalog``
+fills it."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
-
-from client_common.api import Api, ApiError
 from client_common.store import DeviceStore
 from handheld_app.presenters.ports import CatalogItem
 from protocol import catalog_sync
-
-log = logging.getLogger(__name__)
 
 
 def item(found: catalog_sync.CatalogItem) -> CatalogItem:
@@ -38,49 +31,3 @@ class StoreCatalog:
 
     def search(self, text: str, limit: int) -> list[CatalogItem]:
         return [item(found) for found in self._store.search_products(text, limit)]
-
-
-Progress = Callable[[int, int], None]
-
-
-class CatalogLoader:
-    """Loads pages from the stored cursor until the server has no more, then again every ``every`` seconds.
-    A failed load is retried after ``retry`` seconds from where it stopped."""
-
-    def __init__(
-        self,
-        store: DeviceStore,
-        api: Callable[[], Api],
-        progress: Progress,
-        every: float = 300.0,
-        retry: float = 5.0,
-        page: int = 1000,
-    ) -> None:
-        self._store = store
-        self._api = api
-        self._progress = progress
-        self.every = every
-        self.retry = retry
-        self.page = page
-        self.loads = 0  # completed loads, for tests and diagnostics
-        self.loaded = asyncio.Event()
-
-    async def load_once(self) -> int:
-        api = self._api()
-        try:
-            return await api.load_catalog(self._store, self._progress, limit=self.page)
-        finally:
-            self._progress(0, 0)
-            await api.aclose()
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.load_once()
-            except ApiError as exc:
-                log.info("catalog load stopped: %s", exc.body.message)
-                await asyncio.sleep(self.retry)
-                continue
-            self.loads += 1
-            self.loaded.set()
-            await asyncio.sleep(self.every)

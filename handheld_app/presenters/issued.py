@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from client_common.i18n import translator
@@ -36,6 +37,7 @@ class IssuedView:
     title: str
     total: str
     hint: str
+    ticket_id: uuid.UUID | None = None
 
 
 def issued_view(ticket: LocalTicket, online: bool) -> IssuedView:
@@ -45,4 +47,5 @@ def issued_view(ticket: LocalTicket, online: bool) -> IssuedView:
         title=t.tr("issued.title", number=ticket.number),
         total=t.tr("issued.total", total=fmt(ticket.total)),
         hint=t.tr("issued.hint") if online else t.tr("issued.offline"),
+        ticket_id=ticket.id,
     )

@@ -32,6 +32,8 @@ translator.add(
             "state.voided": "Voided",
             "state.expired": "Expired",
             "tickets.unsent": "not sent yet",
+            "state.refused": "Refused",
+            "tickets.refused": "refused by the server: {reason}",
             "tickets.released": "Goods released for {number}.",
             "tickets.voided": "{number} voided.",
             "tickets.not_paid": "{number} is not paid yet; goods are released only after payment.",
@@ -53,6 +55,8 @@ translator.add(
             "state.voided": "已作废",
             "state.expired": "已过期",
             "tickets.unsent": "尚未发送",
+            "state.refused": "被拒绝",
+            "tickets.refused": "服务器拒绝：{reason}",
             "tickets.released": "{number} 已发货。",
             "tickets.voided": "{number} 已作废。",
             "tickets.not_paid": "{number} 尚未付款；付款后才能发货。",
@@ -73,6 +77,8 @@ class TicketRow:
     state: str
     can_release: bool
     can_void: bool
+    can_pay: bool = False  # one-stop card payment on the handheld
+    state_key: str = ""  # issued, paid, ... or refused: picks the colour
 
 
 class MyTickets(Observable):
@@ -94,15 +100,21 @@ class MyTickets(Observable):
         detail = f"{fmt(t.total)} · " + tr("ticket.items", count=t.item_count)
         if t.member_name:
             detail += f" · {t.member_name}"
-        if not t.synced:
+        if t.refused:
+            # The server refused this ticket (or a change to it): say so with its reason, not "not sent".
+            detail += " · " + tr("tickets.refused", reason=t.refused)
+        elif not t.synced:
             detail += " · " + tr("tickets.unsent")
+        key = "refused" if t.refused else t.state
         return TicketRow(
             ticket=t,
             title=t.number,
             detail=detail,
-            state=tr(f"state.{t.state}"),
+            state=tr(f"state.{key}"),
             can_release=t.state == "paid",
-            can_void=t.state == "issued",
+            can_void=t.state == "issued" and not t.refused,
+            can_pay=t.state == "issued" and not t.refused,
+            state_key=key,
         )
 
     def _find(self, ticket_id: uuid.UUID) -> LocalTicket | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from protocol.tickets import TicketDraft, TicketState
 
@@ -66,6 +66,8 @@ class LocalTicket:
     synced: bool = False  # the server has acknowledged the issue
     issued_at_ms: int = 0
     qr: str = ""
+    refused_code: str = ""  # the server refused a command about this ticket (dead letter) ...
+    refused: str = ""  # ... and said why
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,10 @@ class TicketBook(Protocol):
         """Newest first; ``staff_id`` None means every ticket of this device."""
         ...
 
+    def ticket(self, ticket_id: uuid.UUID) -> LocalTicket | None:
+        """One ticket of this device."""
+        ...
+
     def on_change(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` whenever a ticket changes (server events included)."""
         ...
@@ -113,3 +119,52 @@ class ReceiptVerifier(Protocol):
     def verify(self, receipt_qr: str) -> PaidReceipt:
         """Check the till's signature on a customer's receipt QR; ``ValueError`` with a reason when it fails."""
         ...
+
+
+PayKind = Literal["card", "wallet"]
+
+
+@dataclass(frozen=True)
+class CardAttempt:
+    """One one-stop payment of a ticket. Its ids are made before the first send and kept (on disk) until
+    the outcome is known, so asking again can never charge the customer a second time."""
+
+    checkout_id: uuid.UUID
+    tender_id: uuid.UUID  # the payment id the provider is asked with
+    ticket_id: uuid.UUID
+    kind: PayKind
+    amount: int  # fen
+    last4: str
+
+
+OutcomeState = Literal["paid", "declined", "unknown", "timeout", "offline", "refused"]
+
+
+@dataclass(frozen=True)
+class CardOutcome:
+    """``paid``; ``declined`` (``reason`` is the acquirer's, e.g. insufficient_funds); ``unknown`` (the
+    acquirer has not answered yet); ``timeout`` / ``offline`` (no answer from the server: the charge may
+    or may not have happened); ``refused`` (the server refused the checkout, ``message`` says why)."""
+
+    state: OutcomeState
+    message: str = ""
+    reason: str = ""
+    masked: str = ""
+    receipt_no: str = ""
+
+
+class OneStop(Protocol):
+    """One-stop payment through the server's card terminal interface, and the attempts still open."""
+
+    async def pay(self, attempt: CardAttempt, token: str) -> CardOutcome:
+        """Send the attempt (the same ids every time it is sent); ``token`` is the card number or the
+        wallet code, kept only in memory."""
+        ...
+
+    def pending(self, ticket_id: uuid.UUID) -> CardAttempt | None:
+        """An attempt of this ticket whose outcome is not known yet (kept across restarts)."""
+        ...
+
+    def keep(self, attempt: CardAttempt) -> None: ...
+
+    def forget(self, ticket_id: uuid.UUID) -> None: ...

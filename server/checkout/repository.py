@@ -82,6 +82,11 @@ SELECT id, store_id, role, pin_hash, active, locked_until > now() AS locked FROM
 
 # Serialises refunds of one checkout across processes while provider refunds are in flight (a
 # session lock: the provider is called outside any transaction).
+# The same checkout sent twice at once: the second attempt's transaction waits here for the first one's.
+LOCK_CHECKOUT_ID = "SELECT pg_advisory_xact_lock(hashtextextended('ft-checkout:' || $1::uuid::text, 0))"
+# Checkouts of one member settle one at a time: their ledger work (spending, earning) then never takes
+# the member's accounts in opposite orders.
+LOCK_CHECKOUT_MEMBER = "SELECT pg_advisory_xact_lock(hashtextextended('ft-checkout-member:' || $1::uuid::text, 0))"
 LOCK_REFUNDS = "SELECT pg_advisory_lock(hashtextextended('ft-refund:' || $1::text, 0))"
 UNLOCK_REFUNDS = "SELECT pg_advisory_unlock(hashtextextended('ft-refund:' || $1::text, 0))"
 

@@ -9,9 +9,12 @@ The order of work, and why:
    transaction, keyed by the tender id made on the till: a retry after a timeout asks the provider
    instead of charging again. (The charge is committed on its own, outside our transaction, so the
    store's ticket lock is never held while a card terminal thinks.)
-4. One transaction: the store's event lock, then the tickets (the lock order every ticket writer
-   uses), states checked again, member balances reserved and captured, tickets marked paid (which
-   appends the *paid* events the handhelds and tills receive), earning posted, rows written.
+4. One transaction: member balances reserved and captured, earning posted, shift, receipt and checkout
+   rows written; then, last, the store's event lock and the tickets (the lock order every ticket
+   writer uses), states checked again and the tickets marked paid (which appends the *paid* events the
+   handhelds and tills receive). The store lock serialises every ticket writer of the store until
+   commit, so as little as possible happens after it is taken. The unique index on settled
+   ``checkout_ticket`` rows makes a concurrent checkout of the same ticket wait for this one and fail.
 5. If step 4 is refused for good (a ticket paid meanwhile by another checkout, a balance spent
    elsewhere), the card and wallet charges of this attempt are given back through the provider.
 """
@@ -158,11 +161,11 @@ async def settle(
     charges = await _charge(conn, who, req, pay)
     try:
         async with conn.transaction():
-            await events.lock_store(conn, who.store_id)
             # The same checkout sent twice at once: the first one may have settled it meanwhile.
+            await conn.execute(repo.LOCK_CHECKOUT_ID, req.id)
             stored = await conn.fetchrow(repo.GET_CHECKOUT, req.id)
             if stored is None:
-                result = await _settle_locked(conn, who, req, config, total, member_id, settled, charges)
+                result = await _settle_in_transaction(conn, who, req, config, found, member_id, settled, charges)
     except AppError:
         await _give_back_charges(conn, who, req, pay, charges)
         raise
@@ -171,7 +174,7 @@ async def settle(
             raise
         await _give_back_charges(conn, who, req, pay, charges)
         raise Conflict(
-            "One of these tickets was paid by another checkout a moment ago; scan the customer again.",
+            "One of these tickets was already paid by another checkout a moment ago; scan the customer again.",
             CheckoutCodes.TICKET_ALREADY_IN_CHECKOUT,
         ) from None
     return _replay(stored, who, req) if stored is not None else result
@@ -356,28 +359,22 @@ async def _give_back_charges(
             log.exception("could not give back payment %s of refused checkout %s", tender_id, req.id)
 
 
-async def _settle_locked(
+async def _settle_in_transaction(
     conn: asyncpg.Connection,
     who: Who,
     req: CheckoutRequest,
     config: CheckoutConfig,
-    total: int,
+    found: list[Ticket],
     member_id: uuid.UUID | None,
     settled: list[rules.SettledTender],
     charges: dict[uuid.UUID, Payment],
 ) -> CheckoutResult:
-    # Under the store lock no other writer changes these tickets: read them again and re-check.
-    found = [await tickets.get_ticket(conn, who.store_id, tid) for tid in req.ticket_ids]
-    _check_open(found, req.id)
-    if _member_of(found, req.member_id) != member_id or sum(t.total for t in found) != total:
-        raise Conflict(
-            "These tickets changed while the payment was taken; scan the customer again.",
-            CheckoutCodes.TOTAL_CHANGED,
-        )
-    _check_expected(req, total)
+    total = sum(t.total for t in found)
+    if member_id is not None:
+        await conn.execute(repo.LOCK_CHECKOUT_MEMBER, member_id)
     by_id = {t.id: t for t in req.tenders}
     ledger_refs = await _spend_member_balances(conn, who, req, config, member_id, found)
-    paid = await tickets.mark_paid(conn, who.store_id, req.ticket_ids, req.id)
+    paid = found  # as read before the transaction; checked again under the store lock at the end
     points = 0
     if member_id is not None:
         points = await _earn(conn, who, req, member_id, paid)
@@ -417,7 +414,11 @@ async def _settle_locked(
     )
     await conn.executemany(
         repo.INSERT_CHECKOUT_TICKET,
-        [(req.id, t.id, i, who.store_id, t.counter_id, t.number, t.total) for i, t in enumerate(paid, start=1)],
+        # in ticket id order: two checkouts sharing tickets wait for each other on the same first one
+        [
+            (req.id, t.id, i, who.store_id, t.counter_id, t.number, t.total)
+            for i, t in sorted(enumerate(paid, start=1), key=lambda it: it[1].id)
+        ],
     )
     await conn.executemany(
         repo.INSERT_TENDER,
@@ -441,7 +442,26 @@ async def _settle_locked(
             "tenders": [{"kind": s.kind, "applied": s.applied, "change": s.change} for s in settled],
         },
     )
+    await _mark_paid(conn, who, req, found, member_id)
     return result
+
+
+async def _mark_paid(
+    conn: asyncpg.Connection, who: Who, req: CheckoutRequest, found: Sequence[Ticket], member_id: uuid.UUID | None
+) -> None:
+    """Last in the transaction: take the store's ticket lock (held to commit), read the tickets again,
+    refuse if any changed since they were read, and mark them paid."""
+    await events.lock_store(conn, who.store_id)
+    now = [await tickets.get_ticket(conn, who.store_id, tid) for tid in req.ticket_ids]
+    _check_open(now, req.id)
+    if _member_of(now, req.member_id) != member_id or [(t.total, t.lines) for t in now] != [
+        (t.total, t.lines) for t in found
+    ]:
+        raise Conflict(
+            "These tickets changed while the payment was taken; scan the customer again.",
+            CheckoutCodes.TOTAL_CHANGED,
+        )
+    await tickets.mark_paid(conn, who.store_id, req.ticket_ids, req.id)
 
 
 async def _record_in_shift(

@@ -44,7 +44,13 @@ UPDATE enrollment_code SET expires_at = least(expires_at, now()) WHERE device_id
 ACTIVATE = f"""
 UPDATE device d SET state = 'active', public_key = $2, token_hash = $3, enrolled_at = now()
 WHERE d.id = $1
-RETURNING {DEVICE_COLUMNS}, (SELECT code FROM store WHERE id = d.store_id) AS store_code
+RETURNING {DEVICE_COLUMNS}, (SELECT code FROM store WHERE id = d.store_id) AS store_code,
+    (SELECT code FROM counter WHERE id = d.counter_id) AS counter_code,
+    -- Its place among the store's devices of its kind at its counter, by creation (devices are never
+    -- deleted, so the place never changes): the 1 of H1.
+    (SELECT count(*) FROM device o
+     WHERE o.store_id = d.store_id AND o.kind = d.kind AND o.counter_id IS NOT DISTINCT FROM d.counter_id
+       AND (o.created_at, o.id) <= (d.created_at, d.id)) AS device_ordinal
 """
 REVOKE = f"""
 UPDATE device d SET state = 'revoked', revoked_at = now() WHERE d.id = $1 RETURNING {DEVICE_COLUMNS}

@@ -224,7 +224,15 @@ async def enroll(conn: asyncpg.Connection, body: EnrollRequest) -> Enrolled:
         kind=row["kind"],
         label=row["label"],
         device_token=token,
+        counter_code=row["counter_code"] or "",
+        device_code=device_code(row["kind"], row["device_ordinal"]),
     )
+
+
+def device_code(kind: str, ordinal: int) -> str:
+    """A short code for ticket numbers, unique among the store's devices of its kind at its counter:
+    H1, H2 … for handhelds, T1 … for tills."""
+    return ("H" if kind == "handheld" else "T") + str(ordinal)
 
 
 async def revoke(conn: asyncpg.Connection, caller: Caller, device_id: uuid.UUID) -> DeviceView:

@@ -12,21 +12,33 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from protocol.reports import (
+    CategoryReport,
     CategoryRow,
     CommissionChange,
+    ConcessionReport,
     ConcessionRow,
+    ContributionReport,
     ContributionRow,
     FormatWeightChange,
+    PotentialReport,
     PotentialRow,
+    PromotionCategoryReport,
     PromotionCategoryRow,
+    PromotionMemberReport,
     PromotionMemberRow,
+    RfmReport,
     RfmRow,
+    RfmSegmentReport,
     RfmSegmentRow,
+    SalesStructureReport,
     StateCount,
+    StateReport,
     StateRow,
+    StateSummaryReport,
     StateThresholds,
     StructureRow,
 )
@@ -43,6 +55,17 @@ Limit = Annotated[int, QueryParameter(ge=1, le=100_000)]
 Offset = Annotated[int, QueryParameter(ge=0)]
 Req = Request[Any, Any, Any]
 ScopeDep: TypeAlias = NamedDependency[Resolved]
+
+
+def _doc(report: type[Any]) -> dict[int, ResponseSpec]:
+    """The JSON body in the API document (handlers answer bytes so the same route can serve CSV)."""
+    return {
+        200: ResponseSpec(
+            data_container=report,
+            generate_examples=False,
+            description="The report as JSON; with ?format=csv or Accept: text/csv, its rows as CSV.",
+        )
+    }
 
 
 async def provide_scope(
@@ -63,7 +86,7 @@ class ReportsController(Controller):
     tags = ("reports",)
     dependencies = {"report_scope": Provide(provide_scope)}  # noqa: RUF012
 
-    @get("/categories", operation_id="report_categories", opt={"roles": MANAGERS})
+    @get("/categories", operation_id="report_categories", opt={"roles": MANAGERS}, responses=_doc(CategoryReport))
     async def categories(
         self,
         request: Req,
@@ -75,14 +98,24 @@ class ReportsController(Controller):
         report = await service.categories(conn, report_scope, dimension)
         return respond(request, fmt, report, CategoryRow, f"{dimension}-analysis")
 
-    @get("/promotion/categories", operation_id="report_promotion_categories", opt={"roles": MANAGERS})
+    @get(
+        "/promotion/categories",
+        operation_id="report_promotion_categories",
+        opt={"roles": MANAGERS},
+        responses=_doc(PromotionCategoryReport),
+    )
     async def promotion_categories(
         self, request: Req, conn: Conn, report_scope: ScopeDep, fmt: Fmt = None
     ) -> Response[bytes]:
         report = await service.promotion_categories(conn, report_scope)
         return respond(request, fmt, report, PromotionCategoryRow, "promotion-categories")
 
-    @get("/promotion/members", operation_id="report_promotion_members", opt={"roles": MANAGERS})
+    @get(
+        "/promotion/members",
+        operation_id="report_promotion_members",
+        opt={"roles": MANAGERS},
+        responses=_doc(PromotionMemberReport),
+    )
     async def promotion_members(
         self,
         request: Req,
@@ -96,14 +129,24 @@ class ReportsController(Controller):
         report = await service.promotion_members(conn, report_scope, min_sales=min_sales, limit=limit, offset=offset)
         return respond(request, fmt, report, PromotionMemberRow, "promotion-members")
 
-    @get("/sales-structure", operation_id="report_sales_structure", opt={"roles": MANAGERS})
+    @get(
+        "/sales-structure",
+        operation_id="report_sales_structure",
+        opt={"roles": MANAGERS},
+        responses=_doc(SalesStructureReport),
+    )
     async def sales_structure(
         self, request: Req, conn: Conn, report_scope: ScopeDep, fmt: Fmt = None
     ) -> Response[bytes]:
         report = await service.sales_structure(conn, report_scope)
         return respond(request, fmt, report, StructureRow, "sales-structure")
 
-    @get("/member-contribution", operation_id="report_member_contribution", opt={"roles": MANAGERS})
+    @get(
+        "/member-contribution",
+        operation_id="report_member_contribution",
+        opt={"roles": MANAGERS},
+        responses=_doc(ContributionReport),
+    )
     async def contribution(
         self,
         request: Req,
@@ -117,7 +160,12 @@ class ReportsController(Controller):
         report = await service.contribution(conn, report_scope, split=split, limit=limit, offset=offset)
         return respond(request, fmt, report, ContributionRow, "member-contribution")
 
-    @get("/member-potential", operation_id="report_member_potential", opt={"roles": MANAGERS})
+    @get(
+        "/member-potential",
+        operation_id="report_member_potential",
+        opt={"roles": MANAGERS},
+        responses=_doc(PotentialReport),
+    )
     async def potential(
         self,
         request: Req,
@@ -134,7 +182,7 @@ class ReportsController(Controller):
         )
         return respond(request, fmt, report, PotentialRow, "member-potential")
 
-    @get("/rfm", operation_id="report_rfm", opt={"roles": MANAGERS})
+    @get("/rfm", operation_id="report_rfm", opt={"roles": MANAGERS}, responses=_doc(RfmReport))
     async def rfm(
         self,
         request: Req,
@@ -148,12 +196,14 @@ class ReportsController(Controller):
         report = await service.rfm(conn, report_scope, segments=segments or [], limit=limit, offset=offset)
         return respond(request, fmt, report, RfmRow, "rfm")
 
-    @get("/rfm/segments", operation_id="report_rfm_segments", opt={"roles": MANAGERS})
+    @get("/rfm/segments", operation_id="report_rfm_segments", opt={"roles": MANAGERS}, responses=_doc(RfmSegmentReport))
     async def rfm_segments(self, request: Req, conn: Conn, report_scope: ScopeDep, fmt: Fmt = None) -> Response[bytes]:
         report = await service.rfm_segments(conn, report_scope)
         return respond(request, fmt, report, RfmSegmentRow, "rfm-segments")
 
-    @get("/customer-states", operation_id="report_customer_states", opt={"roles": MANAGERS})
+    @get(
+        "/customer-states", operation_id="report_customer_states", opt={"roles": MANAGERS}, responses=_doc(StateReport)
+    )
     async def states(
         self,
         request: Req,
@@ -167,12 +217,17 @@ class ReportsController(Controller):
         report = await service.states(conn, report_scope, only=states or [], limit=limit, offset=offset)
         return respond(request, fmt, report, StateRow, "customer-states")
 
-    @get("/customer-states/summary", operation_id="report_customer_state_summary", opt={"roles": MANAGERS})
+    @get(
+        "/customer-states/summary",
+        operation_id="report_customer_state_summary",
+        opt={"roles": MANAGERS},
+        responses=_doc(StateSummaryReport),
+    )
     async def state_summary(self, request: Req, conn: Conn, report_scope: ScopeDep, fmt: Fmt = None) -> Response[bytes]:
         report = await service.state_summary(conn, report_scope)
         return respond(request, fmt, report, StateCount, "customer-state-summary")
 
-    @get("/concessions", operation_id="report_concessions", opt={"roles": MANAGERS})
+    @get("/concessions", operation_id="report_concessions", opt={"roles": MANAGERS}, responses=_doc(ConcessionReport))
     async def concessions(self, request: Req, conn: Conn, report_scope: ScopeDep, fmt: Fmt = None) -> Response[bytes]:
         report = await service.concessions(conn, report_scope)
         return respond(request, fmt, report, ConcessionRow, "concession-settlement")

@@ -1,7 +1,13 @@
 """Report SQL. Every query reads the fact tables of migration 0007 (never tickets or JSON), filtered by
-``store_id = ANY($1)`` and ``day BETWEEN $2 AND $3`` so the (store_id, day) indexes carry it."""
+``store_id = ANY($1)`` and ``day BETWEEN $2 AND $3`` so the (store_id, day) indexes carry it. Member
+reports read ``sales_member_day``, the members' ticket facts rolled up per store and day."""
 
 from __future__ import annotations
+
+# Reports group a year of facts by member: let the sorts and hashes stay in memory, and skip JIT
+# compilation, which costs more than it saves on these queries. Session settings: the pool resets
+# them when the connection goes back.
+TUNE = "SET work_mem = '64MB'; SET jit = off"
 
 STORES_IN_SCOPE = """
 SELECT id FROM store
@@ -11,10 +17,13 @@ ORDER BY code
 
 STORE_EXISTS = "SELECT format_id FROM store WHERE id = $1"
 
-# Counter areas are shared out by each key's part of the counter's sales in the period.
+# Counter areas are shared out by each key's part of the counter's sales in the period. One pass over
+# the lines also gives the period's ticket count (each ticket has exactly one sold line 1) and the
+# floor area of the counters that sold.
 _CATEGORY = """
 WITH l AS (
-    SELECT counter_id, {col} AS key, sum(amount) AS sales, sum(cost) AS cost, sum({first}) AS tickets
+    SELECT counter_id, {col} AS key, sum(amount) AS sales, sum(cost) AS cost, sum({first}) AS tickets,
+           count(*) FILTER (WHERE line_no = 1 AND refund_id IS NULL) AS ticket_count
     FROM sales_line_fact
     WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY counter_id, {col}
@@ -23,26 +32,15 @@ WITH l AS (
 )
 SELECT l.key, sum(l.sales)::bigint AS sales, sum(l.cost)::bigint AS cost, sum(l.tickets)::bigint AS tickets,
        coalesce(sum(k.floor_area_m2 * CASE WHEN c.total > 0 THEN greatest(l.sales, 0)::numeric / c.total
-                                           ELSE 0 END), 0)::float8 AS area
+                                           ELSE 0 END), 0)::float8 AS area,
+       (SELECT sum(ticket_count) FROM l)::bigint AS all_tickets,
+       (SELECT sum(k2.floor_area_m2) FROM c JOIN counter k2 ON k2.id = c.counter_id)::float8 AS all_area
 FROM l JOIN c USING (counter_id) JOIN counter k ON k.id = l.counter_id
 GROUP BY l.key
 ORDER BY sales DESC, l.key
 """
 CATEGORY = _CATEGORY.format(col="category", first="category_first")
 BRAND = _CATEGORY.format(col="brand", first="brand_first")
-
-TICKETS_TOTAL = """
-SELECT coalesce(sum(tickets), 0)::bigint AS tickets, coalesce(sum(amount), 0)::bigint AS sales
-FROM sales_ticket_fact
-WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
-"""
-
-AREA_TOTAL = """
-SELECT coalesce(sum(k.floor_area_m2), 0)::float8
-FROM counter k
-WHERE k.id IN (SELECT DISTINCT counter_id FROM sales_line_fact
-               WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3)
-"""
 
 PROMOTION_CATEGORY = """
 SELECT category, sum(amount)::bigint AS sales, coalesce(sum(amount) FILTER (WHERE promo), 0)::bigint AS promo
@@ -55,13 +53,13 @@ ORDER BY sales DESC, category
 PROMOTION_MEMBER = """
 WITH m AS (
     SELECT member_id, sum(amount)::bigint AS sales, sum(promo_amount)::bigint AS promo, sum(visits)::bigint AS visits
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY member_id
     HAVING sum(amount) >= greatest($4::bigint, 1)
 ), page AS (
     SELECT member_id, sales, promo, visits, count(*) OVER () AS total,
-           sum(promo) OVER () AS all_promo, sum(sales) OVER () AS all_sales
+           (sum(promo) OVER ())::bigint AS all_promo, (sum(sales) OVER ())::bigint AS all_sales
     FROM m
     ORDER BY promo::numeric / sales DESC, sales DESC, member_id
     LIMIT $5 OFFSET $6
@@ -74,8 +72,8 @@ PROMOTION_MEMBER_TOTALS = """
 SELECT count(*)::bigint AS total, coalesce(sum(sales), 0)::bigint AS sales, coalesce(sum(promo), 0)::bigint AS promo
 FROM (
     SELECT sum(amount) AS sales, sum(promo_amount) AS promo
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY member_id
     HAVING sum(amount) >= greatest($4::bigint, 1)
 ) m
@@ -89,18 +87,13 @@ GROUP BY kind
 ORDER BY sales DESC, kind
 """
 
-STRUCTURE_HOURS = """
-SELECT hour, sum(amount)::bigint AS sales, sum(tickets)::bigint AS count
+# Hours (tickets counted) and member / non-member (transactions counted) in one pass.
+STRUCTURE_TICKETS = """
+SELECT hour, member_id IS NOT NULL AS member, sum(amount)::bigint AS sales, sum(tickets)::bigint AS tickets,
+       sum(visits)::bigint AS visits
 FROM sales_ticket_fact
 WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
-GROUP BY hour
-"""
-
-STRUCTURE_CUSTOMERS = """
-SELECT member_id IS NOT NULL AS member, sum(amount)::bigint AS sales, sum(visits)::bigint AS count
-FROM sales_ticket_fact
-WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
-GROUP BY 1
+GROUP BY GROUPING SETS ((hour), (member_id IS NOT NULL))
 """
 
 FORMAT_WEIGHTS = """
@@ -111,16 +104,22 @@ ORDER BY f.code
 
 # Per member and format; the page is chosen on the member's weighted gross profit.
 CONTRIBUTION = """
-WITH mf AS (
-    SELECT t.member_id, t.format_id, sum(t.amount)::bigint AS spend, sum(t.visits)::bigint AS visits,
-           sum(t.cost)::bigint AS cost, sum(t.promo_amount)::bigint AS promo
-    FROM sales_ticket_fact t
-    WHERE t.store_id = ANY($1::uuid[]) AND t.day BETWEEN $2 AND $3 AND t.member_id IS NOT NULL
-    GROUP BY t.member_id, t.format_id
+WITH ms AS (
+    SELECT member_id, store_id, sum(amount)::bigint AS spend, sum(visits)::bigint AS visits,
+           sum(cost)::bigint AS cost, sum(promo_amount)::bigint AS promo
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
+    GROUP BY member_id, store_id
+), mf AS (
+    SELECT ms.member_id, s.format_id, sum(ms.spend)::bigint AS spend, sum(ms.visits)::bigint AS visits,
+           sum(ms.cost)::bigint AS cost, sum(ms.promo)::bigint AS promo
+    FROM ms JOIN store s ON s.id = ms.store_id
+    GROUP BY ms.member_id, s.format_id
 ), w AS (
-    SELECT mf.*, coalesce(fw.weight, 1) AS weight FROM mf LEFT JOIN format_weight fw ON fw.format_id = mf.format_id
+    SELECT mf.*, coalesce(fw.weight, 1)::float8 AS weight
+    FROM mf LEFT JOIN format_weight fw ON fw.format_id = mf.format_id
 ), m AS (
-    SELECT member_id, sum(weight * (spend - cost)) AS wgp, sum(spend) AS spend
+    SELECT member_id, sum(weight * (spend - cost)) AS wgp, sum(spend)::bigint AS spend
     FROM w GROUP BY member_id
 ), page AS (
     SELECT member_id, wgp, spend, count(*) OVER () AS total FROM m
@@ -136,27 +135,32 @@ JOIN member mb ON mb.id = p.member_id
 ORDER BY p.wgp DESC, p.spend DESC, p.member_id, f.code
 """
 
-# Buckets split the period into $4 equal runs of days. A bucket's index is its x in the trend; the
-# slope's sign for spend and transactions is the sign of sum((x - mean x) * y), so buckets without
-# purchases (y = 0) need no rows.
-POTENTIAL = """
-WITH per AS (
+# Buckets split the period into $4 equal runs of days. A bucket's index b is its x in the trend; the
+# slope's sign for spend and transactions is the sign of sum((2b - (n - 1)) * y), so buckets without
+# purchases (y = 0) need no rows. Sums in float8: exact at these magnitudes, and far faster than numeric.
+_POTENTIAL_MEMBERS = """
+WITH per AS MATERIALIZED (
     SELECT member_id, ((day - $2::date) * $4::int / ($3::date - $2::date + 1)) AS b,
            sum(amount)::bigint AS spend, sum(visits)::bigint AS visits
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY 1, 2
 ), m AS (
     SELECT member_id, sum(spend)::bigint AS spend, sum(visits)::bigint AS visits,
-           sum((b - ($4::int - 1) / 2.0) * spend) > 0 AS spend_rising,
-           sum((b - ($4::int - 1) / 2.0) * visits) > 0 AS frequency_rising,
+           sum(((2 * b - ($4::int - 1)) * spend)::float8) > 0 AS spend_rising,
+           sum(((2 * b - ($4::int - 1)) * visits)::float8) > 0 AS frequency_rising,
            coalesce(regr_slope(CASE WHEN visits > 0 THEN spend::float8 / visits END, b::float8), 0) > 1e-9
-               AS avg_rising,
-           array_agg(b ORDER BY b) AS bs, array_agg(spend ORDER BY b) AS spends, array_agg(visits ORDER BY b) AS vs
+               AS avg_rising
     FROM per
     GROUP BY member_id
     HAVING sum(visits) > 0
-), s AS (
+)
+"""
+
+# The per-bucket figures are gathered for the page's members only.
+POTENTIAL = (
+    _POTENTIAL_MEMBERS
+    + """, s AS (
     SELECT *, spend_rising::int + frequency_rising::int + avg_rising::int AS rising FROM m
 ), page AS (
     SELECT *, count(*) OVER () AS total, count(*) FILTER (WHERE rising >= 2) OVER () AS flagged_total
@@ -164,35 +168,33 @@ WITH per AS (
     WHERE NOT $7::bool OR rising >= 2
     ORDER BY (rising >= 2) DESC, spend DESC, member_id
     LIMIT $5 OFFSET $6
+), arr AS (
+    SELECT per.member_id, array_agg(per.b) AS bs, array_agg(per.spend) AS spends, array_agg(per.visits) AS vs
+    FROM per JOIN page USING (member_id)
+    GROUP BY per.member_id
 )
-SELECT p.*, mb.name, mb.phone FROM page p JOIN member mb ON mb.id = p.member_id
+SELECT p.*, a.bs, a.spends, a.vs, mb.name, mb.phone
+FROM page p JOIN arr a USING (member_id) JOIN member mb ON mb.id = p.member_id
 ORDER BY (p.rising >= 2) DESC, p.spend DESC, p.member_id
 """
-
-POTENTIAL_FLAGGED = """
-WITH per AS (
-    SELECT member_id, ((day - $2::date) * $4::int / ($3::date - $2::date + 1)) AS b,
-           sum(amount)::bigint AS spend, sum(visits)::bigint AS visits
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
-    GROUP BY 1, 2
-), m AS (
-    SELECT (sum((b - ($4::int - 1) / 2.0) * spend) > 0)::int
-         + (sum((b - ($4::int - 1) / 2.0) * visits) > 0)::int
-         + (coalesce(regr_slope(CASE WHEN visits > 0 THEN spend::float8 / visits END, b::float8), 0) > 1e-9)::int
-           AS rising
-    FROM per GROUP BY member_id HAVING sum(visits) > 0
 )
-SELECT count(*)::bigint AS total, count(*) FILTER (WHERE rising >= 2)::bigint AS flagged FROM m
+
+POTENTIAL_FLAGGED = (
+    _POTENTIAL_MEMBERS
+    + """
+SELECT count(*)::bigint AS total,
+       count(*) FILTER (WHERE spend_rising::int + frequency_rising::int + avg_rising::int >= 2)::bigint AS flagged
+FROM m
 """
+)
 
 # Scores are quintiles by percent rank, in integers: 1 + 5 * (rank - 1) / (n - 1), at most 5.
 RFM_SCORED = """
 WITH m AS (
     SELECT member_id, max(day) FILTER (WHERE tickets > 0) AS last_day, sum(visits)::bigint AS frequency,
            sum(amount)::bigint AS monetary
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3 AND member_id IS NOT NULL
+    FROM sales_member_day
+    WHERE store_id = ANY($1::uuid[]) AND day BETWEEN $2 AND $3
     GROUP BY member_id
     HAVING sum(visits) > 0
 ), s AS (
@@ -248,44 +250,51 @@ ON CONFLICT (store_id) DO UPDATE SET
     lost_days = EXCLUDED.lost_days, updated_by = EXCLUDED.updated_by, updated_at = now()
 """
 
-# The member universe: known at one of the stores ($5: every active member when chain-wide). $2 is the
-# as-of day; $3..$ thresholds: lookback, repeat min, loyal min, lapsing, lost.
-STATES = """
+# The member universe: known at one of the stores (or every active member when chain-wide), with each
+# member's state as of a day. A template: marketing places it among its own parameters.
+STATES_TEMPLATE = """
 WITH u AS (
     SELECT m.id AS member_id FROM member m
-    WHERE m.state = 'active' AND ($4::bool OR EXISTS (
-        SELECT 1 FROM member_store ms WHERE ms.member_id = m.id AND ms.store_id = ANY($1::uuid[])))
+    WHERE m.state = 'active' AND ({chain}::bool OR EXISTS (
+        SELECT 1 FROM member_store ms WHERE ms.member_id = m.id AND ms.store_id = ANY({stores}::uuid[])))
 ), f AS (
     SELECT member_id, min(day) FILTER (WHERE tickets > 0) AS first_day, max(day) FILTER (WHERE tickets > 0) AS last_day,
-           coalesce(sum(visits) FILTER (WHERE day > $2::date - $3::int), 0)::bigint AS transactions,
-           coalesce(sum(amount) FILTER (WHERE day > $2::date - $3::int), 0)::bigint AS spend
-    FROM sales_ticket_fact
-    WHERE store_id = ANY($1::uuid[]) AND day <= $2 AND member_id IS NOT NULL
+           coalesce(sum(visits) FILTER (WHERE day > {as_of}::date - {lookback}::int), 0)::bigint AS transactions,
+           coalesce(sum(amount) FILTER (WHERE day > {as_of}::date - {lookback}::int), 0)::bigint AS spend
+    FROM sales_member_day
+    WHERE store_id = ANY({stores}::uuid[]) AND day <= {as_of}::date
     GROUP BY member_id
 )
 SELECT u.member_id, f.first_day, f.last_day, coalesce(f.transactions, 0) AS transactions,
-       coalesce(f.spend, 0) AS spend, $2::date - f.last_day AS days_since_last,
+       coalesce(f.spend, 0) AS spend, {as_of}::date - f.last_day AS days_since_last,
        CASE
            WHEN f.last_day IS NULL THEN 'prospect'
-           WHEN $2::date - f.last_day > $8::int THEN 'lost'
-           WHEN $2::date - f.last_day > $7::int THEN 'lapsing'
-           WHEN f.transactions >= $6::int THEN 'loyal'
-           WHEN f.transactions >= $5::int OR f.first_day <= $2::date - $3::int THEN 'repeat'
+           WHEN {as_of}::date - f.last_day > {lost}::int THEN 'lost'
+           WHEN {as_of}::date - f.last_day > {lapsing}::int THEN 'lapsing'
+           WHEN f.transactions >= {loyal}::int THEN 'loyal'
+           WHEN f.transactions >= {repeat}::int OR f.first_day <= {as_of}::date - {lookback}::int THEN 'repeat'
            ELSE 'new'
        END AS state
 FROM u LEFT JOIN f USING (member_id)
 """
 
+# $1 stores, $2 as-of day, $3 lookback days, $4 chain-wide, $5 repeat min, $6 loyal min, $7 lapsing, $8 lost.
+STATES = STATES_TEMPLATE.format(
+    stores="$1", as_of="$2", lookback="$3", chain="$4", repeat="$5", loyal="$6", lapsing="$7", lost="$8"
+)
+
 STATES_SUMMARY = f"WITH s AS ({STATES}) SELECT state, count(*)::bigint AS members FROM s GROUP BY state"
 
+# One evaluation of the states gives the page, the filtered total and the count of every state.
 STATES_PAGE = f"""
-WITH s AS ({STATES}), page AS (
-    SELECT s.*, count(*) OVER () AS total FROM s
-    WHERE cardinality($9::text[]) = 0 OR state = ANY($9::text[])
-    ORDER BY last_day DESC NULLS LAST, member_id
-    LIMIT $10 OFFSET $11
+WITH s AS MATERIALIZED ({STATES}), f AS (
+    SELECT * FROM s WHERE cardinality($9::text[]) = 0 OR state = ANY($9::text[])
+), page AS (
+    SELECT * FROM f ORDER BY last_day DESC NULLS LAST, member_id LIMIT $10 OFFSET $11
 )
-SELECT p.*, mb.name, mb.phone FROM page p JOIN member mb ON mb.id = p.member_id
+SELECT p.*, mb.name, mb.phone, (SELECT count(*) FROM f) AS total,
+       (SELECT json_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM s GROUP BY state) c)::text AS summary
+FROM page p JOIN member mb ON mb.id = p.member_id
 ORDER BY p.last_day DESC NULLS LAST, p.member_id
 """
 

@@ -49,7 +49,7 @@ async def resolve(
 ) -> Resolved:
     """Managers see their own store only (another store answers not found); admins the chain, or
     one store or business format of it."""
-    start, end = period(period_from, period_to)
+    start, end = period(period_from, period_to, await local_today(conn, caller.store_id))
     if not caller.chain_wide:
         if store_id is not None and store_id != caller.store_id:
             raise NotFound("store", store_id)
@@ -63,6 +63,12 @@ async def resolve(
         chain_wide=caller.chain_wide and store_id is None and format_id is None,
         show_personal=caller.chain_wide,
     )
+
+
+async def local_today(conn: asyncpg.Connection, store_id: uuid.UUID) -> date:
+    """Today in the store's own time zone (the business day reports and due dates speak of)."""
+    day = await conn.fetchval("SELECT (now() AT TIME ZONE timezone)::date FROM store WHERE id = $1", store_id)
+    return day if isinstance(day, date) else date.today()
 
 
 def mask_name(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, timedelta
 from typing import Literal
@@ -68,15 +69,16 @@ def _category_row(key: str, sales: int, cost: int, tickets: int, area: float, to
 
 async def categories(conn: asyncpg.Connection, r: Resolved, dimension: Literal["category", "brand"]) -> CategoryReport:
     """Sales, gross margin, tickets, average ticket and sales per m² by category or brand."""
+    await conn.execute(sql.TUNE)
     args = (r.stores, r.scope.period_from, r.scope.period_to)
     rows = await conn.fetch(sql.CATEGORY if dimension == "category" else sql.BRAND, *args)
-    totals = await _one(conn, sql.TICKETS_TOTAL, *args)
-    area = float(await conn.fetchval(sql.AREA_TOTAL, *args))
+    tickets = rows[0]["all_tickets"] if rows else 0
+    area = rows[0]["all_area"] if rows else 0.0
     total_sales = sum(row["sales"] for row in rows)
     out = [
         _category_row(row["key"], row["sales"], row["cost"], row["tickets"], row["area"], total_sales) for row in rows
     ]
-    total = _category_row("*", total_sales, sum(x.cost for x in out), totals["tickets"], area, total_sales)
+    total = _category_row("*", total_sales, sum(x.cost for x in out), tickets, area, total_sales)
     return CategoryReport(scope=r.scope, dimension=dimension, rows=out, total=total)
 
 
@@ -88,6 +90,7 @@ def _promo_row(category: str, sales: int, promo: int) -> PromotionCategoryRow:
 
 async def promotion_categories(conn: asyncpg.Connection, r: Resolved) -> PromotionCategoryReport:
     """Share of sales at promotion prices, per category."""
+    await conn.execute(sql.TUNE)
     rows = await conn.fetch(sql.PROMOTION_CATEGORY, r.stores, r.scope.period_from, r.scope.period_to)
     out = [_promo_row(row["category"], row["sales"], row["promo"]) for row in rows]
     total = _promo_row("*", sum(x.sales for x in out), sum(x.promo_sales for x in out))
@@ -98,9 +101,13 @@ async def promotion_members(
     conn: asyncpg.Connection, r: Resolved, *, min_sales: int, limit: int, offset: int
 ) -> PromotionMemberReport:
     """Share of each member's spend at promotion prices: the promotion-sensitive first."""
+    await conn.execute(sql.TUNE)
     args = (r.stores, r.scope.period_from, r.scope.period_to, min_sales)
     rows = await conn.fetch(sql.PROMOTION_MEMBER, *args, limit, offset)
-    totals = await _one(conn, sql.PROMOTION_MEMBER_TOTALS, *args)
+    if rows:
+        totals = {"total": rows[0]["total"], "sales": rows[0]["all_sales"], "promo": rows[0]["all_promo"]}
+    else:
+        totals = dict(await _one(conn, sql.PROMOTION_MEMBER_TOTALS, *args))
     out = [
         PromotionMemberRow(
             member_id=row["member_id"],
@@ -123,10 +130,12 @@ async def promotion_members(
 
 async def sales_structure(conn: asyncpg.Connection, r: Resolved) -> SalesStructureReport:
     """Payment-method mix (tenders), time-of-day mix (local hour paid), member vs non-member mix."""
+    await conn.execute(sql.TUNE)
     args = (r.stores, r.scope.period_from, r.scope.period_to)
     tenders = await conn.fetch(sql.STRUCTURE_TENDERS, *args)
-    hours = {row["hour"]: row for row in await conn.fetch(sql.STRUCTURE_HOURS, *args)}
-    customers = {row["member"]: row for row in await conn.fetch(sql.STRUCTURE_CUSTOMERS, *args)}
+    grouped = await conn.fetch(sql.STRUCTURE_TICKETS, *args)
+    hours = {row["hour"]: row for row in grouped if row["hour"] is not None}
+    customers = {row["member"]: row for row in grouped if row["hour"] is None}
     tender_total = sum(row["sales"] for row in tenders)
     sales = sum(row["sales"] for row in hours.values())
     rows = [
@@ -140,14 +149,14 @@ async def sales_structure(conn: asyncpg.Connection, r: Resolved) -> SalesStructu
         s = h["sales"] if h else 0
         rows.append(
             StructureRow(
-                dimension="hour", key=f"{hour:02d}", sales=s, count=h["count"] if h else 0, share=share(s, sales)
+                dimension="hour", key=f"{hour:02d}", sales=s, count=h["tickets"] if h else 0, share=share(s, sales)
             )
         )
     for key, flag in (("member", True), ("non_member", False)):
         c = customers.get(flag)
         s = c["sales"] if c else 0
         rows.append(
-            StructureRow(dimension="customer", key=key, sales=s, count=c["count"] if c else 0, share=share(s, sales))
+            StructureRow(dimension="customer", key=key, sales=s, count=c["visits"] if c else 0, share=share(s, sales))
         )
     return SalesStructureReport(scope=r.scope, sales=sales, rows=rows)
 
@@ -157,6 +166,7 @@ async def contribution(
 ) -> ContributionReport:
     """Spend, transactions, gross profit and regular/promotion ratio per member (or member and
     format), with the configured format weights applied."""
+    await conn.execute(sql.TUNE)
     weights = [
         FormatWeight(format_id=w["id"], format_code=w["code"], weight=w["weight"])
         for w in await conn.fetch(sql.FORMAT_WEIGHTS)
@@ -214,10 +224,14 @@ async def potential(
     conn: asyncpg.Connection, r: Resolved, *, buckets: int, flagged_only: bool, limit: int, offset: int
 ) -> PotentialReport:
     """Spend, average ticket and frequency per part of the period; two of three rising flags a member."""
+    await conn.execute(sql.TUNE)
     spans = buckets_of(r.scope.period_from, r.scope.period_to, buckets)
     args = (r.stores, r.scope.period_from, r.scope.period_to, buckets)
     rows = await conn.fetch(sql.POTENTIAL, *args, limit, offset, flagged_only)
-    counts = await _one(conn, sql.POTENTIAL_FLAGGED, *args)
+    if rows and not flagged_only:
+        counts = {"total": rows[0]["total"], "flagged": rows[0]["flagged_total"]}
+    else:
+        counts = dict(await _one(conn, sql.POTENTIAL_FLAGGED, *args))
     out = []
     for row in rows:
         spend = [0] * buckets
@@ -252,6 +266,7 @@ async def potential(
 
 async def rfm(conn: asyncpg.Connection, r: Resolved, *, segments: list[str], limit: int, offset: int) -> RfmReport:
     """RFM scores (quintiles) and segment of every member who bought in the period."""
+    await conn.execute(sql.TUNE)
     unknown = sorted(set(segments) - set(RFM_SEGMENTS))
     if unknown:
         raise AppError(
@@ -277,6 +292,7 @@ async def rfm(conn: asyncpg.Connection, r: Resolved, *, segments: list[str], lim
 
 
 async def rfm_segments(conn: asyncpg.Connection, r: Resolved) -> RfmSegmentReport:
+    await conn.execute(sql.TUNE)
     found = {row["segment"]: row for row in await conn.fetch(sql.RFM_SEGMENTS, *_args(r))}
     total = sum(row["members"] for row in found.values())
     rows = []
@@ -354,17 +370,26 @@ async def _summary(conn: asyncpg.Connection, r: Resolved, t: StateThresholds) ->
 
 
 async def state_summary(conn: asyncpg.Connection, r: Resolved) -> StateSummaryReport:
+    await conn.execute(sql.TUNE)
     t = await _thresholds_for(conn, r)
     return StateSummaryReport(scope=r.scope, thresholds=t, rows=await _summary(conn, r, t))
 
 
 async def states(conn: asyncpg.Connection, r: Resolved, *, only: list[str], limit: int, offset: int) -> StateReport:
     """Each member's customer state as of the period's last day, with the store's thresholds."""
+    await conn.execute(sql.TUNE)
     unknown = sorted(set(only) - set(CUSTOMER_STATES))
     if unknown:
         raise AppError(ReportCodes.BAD_THRESHOLDS, f"Unknown state {unknown[0]!r}; use {', '.join(CUSTOMER_STATES)}.")
     t = await _thresholds_for(conn, r)
     rows = await conn.fetch(sql.STATES_PAGE, *_state_args(r, t), only, limit, offset)
+    if rows:
+        counts = json.loads(rows[0]["summary"] or "{}")
+        total = sum(counts.values())
+        summary = [StateCount(state=s, members=counts.get(s, 0), share=share(counts.get(s, 0), total))  # type: ignore[arg-type]
+                   for s in CUSTOMER_STATES]  # fmt: skip
+    else:
+        summary = await _summary(conn, r, t)
     out = [
         StateRow(
             member_id=row["member_id"],
@@ -381,7 +406,7 @@ async def states(conn: asyncpg.Connection, r: Resolved, *, only: list[str], limi
     return StateReport(
         scope=r.scope,
         thresholds=t,
-        summary=await _summary(conn, r, t),
+        summary=summary,
         members_total=rows[0]["total"] if rows else 0,
         rows=out,
     )
@@ -389,6 +414,7 @@ async def states(conn: asyncpg.Connection, r: Resolved, *, only: list[str], limi
 
 async def concessions(conn: asyncpg.Connection, r: Resolved) -> ConcessionReport:
     """What each concession counter earned in the period and what the store owes it after commission."""
+    await conn.execute(sql.TUNE)
     out = []
     for row in await conn.fetch(sql.CONCESSIONS, *_args(r)):
         net = row["gross"] - row["refunds"]

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from client_common.i18n import translator
+from tests.live_server import live  # noqa: F401  (the real server fixture)
 
 
 @pytest.fixture(autouse=True)

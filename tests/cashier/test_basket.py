@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cashier_app.presenters.basket import Basket
+from cashier_app.presenters.ports import BasketTicket, UnknownIssuer
 from client_common.i18n import translator
 from tests.cashier.fakes import T1, T2, T3, T4, WANG, FakeCustomers, FakeReader, offline, online
 
@@ -117,3 +118,18 @@ async def test_basket_text_follows_the_language() -> None:
     assert b.total_text == "应付 ¥8,498.00"
     assert b.rows[0].title == f"{T1.number}  C-APL"
     assert b.rows[0].detail == "商品1 ×1"
+
+
+async def test_a_code_from_a_handheld_this_till_has_no_key_for_yet_is_checked_by_the_server() -> None:
+    class NewHandheld(FakeReader):
+        def read(self, text: str) -> BasketTicket:
+            raise UnknownIssuer("This ticket was issued by a device this station does not know.")
+
+    customers = FakeCustomers()
+    b = Basket(NewHandheld(), customers, online())
+    assert await b.scan("FT1:0001")
+    assert [t.id for t in b.tickets] == [T1.id, T2.id]
+    assert customers.calls == ["FT1:0001"]
+    offline_basket = Basket(NewHandheld(), FakeCustomers(), offline())
+    assert not await offline_basket.scan("FT1:0001")
+    assert offline_basket.message.startswith("This ticket code cannot be used: This ticket was issued by a device")

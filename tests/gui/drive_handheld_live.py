@@ -32,7 +32,7 @@ register_fonts()
 from client_common.transport import Backoff  # noqa: E402
 from handheld_app.app import HandheldApp  # noqa: E402
 from handheld_app.wiring import Handheld, build  # noqa: E402
-from tests.gui.drive_handheld import focus, frames, shot, type_keys  # noqa: E402
+from tests.gui.drive_handheld import bbox, focus, frames, shot, type_keys  # noqa: E402
 
 OUT = Path(sys.argv[1])
 result: dict[str, Any] = {}
@@ -56,6 +56,8 @@ async def scenario(app: HandheldApp, hh: Handheld) -> None:
     await focus(enroll.ids.code)
     await type_keys(os.environ["FT_TEST_CODE"])
     await until(lambda: sm.current == "sign_in", "enrolled")
+    # The device syncs as soon as it is enrolled (or the app starts enrolled), before anyone signs in.
+    await until(lambda: hh.sync.running and hh.services.connection.state.online, "syncing before sign-in")
     identity = hh.device.identity
     assert identity is not None
     result["device_id"] = str(identity.device_id)
@@ -90,6 +92,23 @@ async def scenario(app: HandheldApp, hh: Handheld) -> None:
     await frames(4)
     result["bar"] = app.bar.status_text
     result["outbox"] = app.bar.outbox_text
+
+    # One-stop: the customer pays this ticket on the handheld with a card (typed, then Enter).
+    qr.ids.pay.dispatch("on_release")
+    await until(lambda: sm.current == "card_payment", "card payment screen")
+    card = sm.get_screen("card_payment")
+    await frames(3)
+    result["pay_amount"] = card.ids.amount.text
+    await focus(card.ids.number)
+    await type_keys("4111111111111111")
+    await until(lambda: app.card_payment.phase == "paid", "card approved")
+    await frames(6)
+    result["pay_notice"] = card.ids.notice.text
+    result["pay_release_box"] = bbox(card.ids.release)
+    result["pay_charge_box"] = bbox(card.ids.charge)
+    shot("live_card_paid")
+    card.ids.release.dispatch("on_release")
+    await until(lambda: (t := hh.book.ticket(ticket.id)) is not None and t.state == "released" and t.synced, "released")
 
 
 async def main() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 import zxingcpp
-from PIL import Image
+from PIL import Image, ImageStat
 
 from protocol.qr import verify_ticket
 from server.demo import DemoInfo
@@ -78,6 +78,25 @@ async def test_enroll_sign_in_scan_issue_and_the_screenshot_qr_verifies_against_
     ]
     assert r["qr_title"].endswith(ticket.number)
 
-    row = await conn.fetchrow("SELECT count(*) AS n, min(state) AS state FROM ticket WHERE id = $1", ticket.id)
-    assert (row["n"], row["state"]) == (1, "issued")
     assert r["bar"] in ("Online", "在线")
+
+    # Paid by card on the handheld itself, then the goods released.
+    assert r["pay_amount"] in ("To pay ¥5,999.00", "应付 ¥5,999.00")
+    assert "¥5,999.00 · **** 1111 · " in r["pay_notice"]
+    shot = Image.open(tmp_path / "live_card_paid.png").convert("RGB")
+    release = mean_colour(shot.crop(tuple(r["pay_release_box"])))
+    charge = mean_colour(shot.crop(tuple(r["pay_charge_box"])))
+    assert release[1] > 100, release  # the release button is green and enabled
+    assert min(release[1] - release[0], release[1] - release[2]) > 40, release
+    assert max(charge) < max(release), (charge, release)  # charging again is disabled (dimmed)
+    row = await conn.fetchrow("SELECT count(*) AS n, min(state) AS state FROM ticket WHERE id = $1", ticket.id)
+    assert (row["n"], row["state"]) == (1, "released")
+    mode = await conn.fetchval(
+        "SELECT c.mode FROM checkout c JOIN checkout_ticket t ON t.checkout_id = c.id WHERE t.ticket_id = $1", ticket.id
+    )
+    assert mode == "one_stop"
+
+
+def mean_colour(image: Image.Image) -> tuple[int, int, int]:
+    r, g, b = (int(v) for v in ImageStat.Stat(image).mean[:3])
+    return r, g, b

@@ -11,6 +11,8 @@ import msgspec
 
 from client_common.presenters.ports import EnrolledDevice, Refused, StaffSession, Unreachable
 from handheld_app.presenters.ports import (
+    CardAttempt,
+    CardOutcome,
     CatalogItem,
     DeviceContext,
     LocalTicket,
@@ -151,6 +153,9 @@ class FakeBook:
     def tickets(self, staff_id: uuid.UUID | None) -> list[LocalTicket]:
         return sorted(self.local.values(), key=lambda t: t.number, reverse=True)
 
+    def ticket(self, ticket_id: uuid.UUID) -> LocalTicket | None:
+        return self.local.get(ticket_id)
+
     def on_change(self, callback: Callable[[], None]) -> None:
         self._listeners.append(callback)
 
@@ -167,3 +172,31 @@ class FakeVerifier:
             raise ValueError("the signature does not match any till of this store")
         ids = frozenset(uuid.UUID(x) for x in receipt_qr[5:].split(","))
         return PaidReceipt(checkout_id=uuid.UUID(int=5), ticket_ids=ids)
+
+
+class FakeOneStop:
+    """A card terminal scripted per card number: each send answers the next outcome of that card's script
+    (the last one repeats). Records every send, and each charge only once per payment id."""
+
+    def __init__(self, scripts: dict[str, list[CardOutcome]] | None = None) -> None:
+        self.scripts = scripts or {}
+        self.sends: list[tuple[CardAttempt, str]] = []
+        self.kept: dict[uuid.UUID, CardAttempt] = {}
+        self.charged: dict[uuid.UUID, int] = {}  # payment id -> amount, as the acquirer's books
+
+    async def pay(self, attempt: CardAttempt, token: str) -> CardOutcome:
+        self.sends.append((attempt, token))
+        script = self.scripts.get(token, [CardOutcome(state="paid", masked=f"**** {token[-4:]}", receipt_no="R-1")])
+        outcome = script.pop(0) if len(script) > 1 else script[0]
+        if outcome.state == "paid":
+            self.charged[attempt.tender_id] = attempt.amount
+        return outcome
+
+    def pending(self, ticket_id: uuid.UUID) -> CardAttempt | None:
+        return self.kept.get(ticket_id)
+
+    def keep(self, attempt: CardAttempt) -> None:
+        self.kept[attempt.ticket_id] = attempt
+
+    def forget(self, ticket_id: uuid.UUID) -> None:
+        self.kept.pop(ticket_id, None)

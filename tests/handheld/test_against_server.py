@@ -168,8 +168,11 @@ async def test_offline_three_tickets_wait_in_the_outbox_and_arrive_once(
     assert await conn.fetchval("SELECT count(*) FROM ticket WHERE id = ANY($1)", issued) == 0
 
     await asyncio.to_thread(live.start)
-    await until(lambda: all(await_state(hh, tid, "issued") for tid in issued), what="all three acknowledged")
-    assert s.connection.state.outbox == 0
+    # The tickets' events and the commands' acknowledgements come in either order: wait for both.
+    await until(
+        lambda: all(await_state(hh, tid, "issued") for tid in issued) and s.connection.state.outbox == 0,
+        what="all three applied and acknowledged",
+    )
     assert s.connection.state.online
     rows = await conn.fetch("SELECT id, total FROM ticket WHERE id = ANY($1) ORDER BY number", issued)
     expected = [(tid, qty * 499900) for tid, qty in zip(issued, (1, 2, 3), strict=True)]
@@ -321,3 +324,62 @@ async def test_a_revoked_handheld_says_so_and_what_to_do(
     assert await conn.fetchval("SELECT count(*) FROM ticket WHERE id = $1", kept.id) == 0
     await s.stop_sync()
     hh.close()
+
+
+async def test_an_outbox_left_from_an_earlier_session_flows_at_start_and_a_refused_ticket_shows_why(
+    live: LiveServer, demo: DemoInfo, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    from protocol.tickets import TicketDraft, TicketLine
+
+    data = tmp_path / "hh"
+    hh = await enrolled(data, live, demo)
+    me = hh.services.enroller.enrolled()
+    assert me is not None
+    assert me.counter_id is not None
+    session = await hh.services.auth.sign_in("S001", "1111")
+    product = await conn.fetchval("SELECT id FROM product WHERE sku = 'APL-IP16'")
+
+    def draft(total: int) -> TicketDraft:
+        line = TicketLine(
+            line_no=1,
+            product_id=product,
+            sku="APL-IP16",
+            name="iPhone 16",
+            qty=1,
+            list_price=599900,
+            unit_price=599900,
+            line_total=599900,
+        )
+        return TicketDraft(
+            id=new_id(),
+            store_id=me.store_id,
+            counter_id=me.counter_id,  # type: ignore[arg-type]
+            number=hh.book.next_number(),
+            lines=[line],
+            total=total,
+            staff_id=session.staff_id,
+            issued_at_ms=int(time.time() * 1000),
+        )
+
+    good = hh.book.issue(draft(599900))
+    bad = hh.book.issue(draft(1))  # its lines do not add up: the server refuses it
+    assert hh.store.outbox_count() == 2
+    hh.close()  # the app stops before it synced
+
+    again = build(data, backoff=fast)  # the next start: nobody signs in
+    mine = MyTickets(again.services.book, again.services.verifier)
+    await again.services.start_sync(None)
+    await until(lambda: await_state(again, good.id, "issued"), what="the earlier session's ticket arrives")
+    await until(lambda: again.store.outbox_count() == 0 and again.services.connection.state.dead_letters)
+    assert await conn.fetchval("SELECT count(*) FROM ticket WHERE id = ANY($1)", [good.id, bad.id]) == 1
+
+    await until(lambda: any(r.state == "Refused" for r in mine.rows), what="the list redraws with the refusal")
+    rows = {r.ticket.id: r for r in mine.rows}
+    assert rows[good.id].state == "Issued"
+    assert rows[bad.id].state == "Refused"
+    assert rows[bad.id].detail.endswith(
+        "refused by the server: The ticket total is 1 fen but its lines add up to 599900 fen."
+    )
+    assert not rows[bad.id].can_void
+    await again.services.stop_sync()
+    again.close()

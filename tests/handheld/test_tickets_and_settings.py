@@ -234,3 +234,22 @@ def test_the_bar_shows_the_catalog_load_with_its_progress() -> None:
     assert idle.catalog_progress is None
     translator.set_language("zh")
     assert describe(loading).catalog == "商品目录 25,000 / 100,000"
+
+
+def test_a_ticket_the_server_refused_shows_as_refused_with_the_servers_reason() -> None:
+    from dataclasses import replace
+
+    book = FakeBook()
+    mine = MyTickets(book, FakeVerifier())
+    good, bad = issue(book, 2)
+    reason = "The ticket total is 100 fen but its lines add up to 90 fen."
+    book.local[bad] = replace(book.local[bad], refused_code="ticket_totals_mismatch", refused=reason)
+    mine.refresh()
+    row = next(r for r in mine.rows if r.ticket.id == bad)
+    assert (row.state, row.state_key, row.can_void, row.can_pay) == ("Refused", "refused", False, False)
+    assert row.detail.endswith(" · refused by the server: " + reason)
+    assert "not sent yet" not in row.detail
+    assert next(r for r in mine.rows if r.ticket.id == good).state == "Issued"
+    translator.set_language("zh")
+    mine.refresh()
+    assert next(r for r in mine.rows if r.ticket.id == bad).state == "被拒绝"

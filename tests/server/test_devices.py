@@ -238,3 +238,32 @@ async def test_wrong_types_are_refused_naming_the_field_and_nothing_is_written(
     assert (
         await conn.fetchval("SELECT count(*) FROM audit_log WHERE object_type IN ('product', 'device', 'staff')") == 0
     )
+
+
+async def test_enrollment_answers_the_counter_code_and_a_short_device_code_for_ticket_numbers(
+    client: AsyncTestClient[Any], demo: DemoInfo, conn: asyncpg.Connection, settings: Settings
+) -> None:
+    headers = await manager(conn, settings)
+    by_label = {label: code for label, _kind, code in demo.enrollment_codes}
+    answers = {}
+    for label in ("Handheld Apple 1", "Handheld Huawei 1", "Till 1"):
+        _, public = new_key()
+        r = await client.post("/devices/enroll", json={"code": by_label[label], "public_key": public})
+        assert r.status_code == 200, r.text
+        answers[label] = (r.json()["counter_code"], r.json()["device_code"])
+    assert answers == {"Handheld Apple 1": ("C-APL", "H1"), "Handheld Huawei 1": ("C-HUA", "H1"), "Till 1": ("", "T1")}
+    # A second handheld at the Apple counter is H2, and stays H2 whatever is created after it.
+    apple = await conn.fetchval("SELECT id FROM counter WHERE code = 'C-APL'")
+    codes = []
+    for label in ("Apple 2", "Apple 3"):
+        created = await client.post(
+            "/devices", json={"kind": "handheld", "label": label, "counter_id": str(apple)}, headers=headers
+        )
+        assert created.status_code == 201, created.text
+        codes.append(created.json()["enrollment"]["code"])
+    _, public = new_key()
+    r = await client.post("/devices/enroll", json={"code": codes[1], "public_key": public})
+    assert (r.json()["counter_code"], r.json()["device_code"]) == ("C-APL", "H3")
+    _, public = new_key()
+    r = await client.post("/devices/enroll", json={"code": codes[0], "public_key": public})
+    assert (r.json()["counter_code"], r.json()["device_code"]) == ("C-APL", "H2")

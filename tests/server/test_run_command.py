@@ -74,13 +74,17 @@ def test_run_serves_health_seeds_demo_stops_cleanly_and_reuses_data() -> None:
 
     first = _start(data, port, pg_port)
     banner = _wait_banner(first)
-    assert f"http://127.0.0.1:{port}/admin" in banner
+    admin = next(w for line in banner.splitlines() if "Admin:" in line for w in line.split() if w.startswith("http"))
+    assert admin == f"http://127.0.0.1:{port}/admin/sign-in"
     assert "S001" in banner
     assert "PIN 1111" in banner
     codes = [line.split()[0] for line in banner.splitlines() if line.strip().endswith(("Apple 1", "Till 1"))]
     assert codes
     assert all(c.isdigit() and len(c) == 8 for c in codes)
     assert _health(port)["status"] == "ok"
+    with urllib.request.urlopen(admin, timeout=5) as r:  # the printed address is the real sign-in page
+        assert r.status == 200
+        assert "<h1>登录</h1>" in r.read().decode()
     rest = _stop(first)
     assert first.returncode == 0
     assert "Stopping embedded PostgreSQL" in rest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ STATE_COLOURS = {
     "released": (0.5, 0.5, 0.55, 1),
     "voided": (0.8, 0.3, 0.3, 1),
     "expired": (0.5, 0.4, 0.4, 1),
+    "refused": (1, 0.35, 0.35, 1),
 }
 
 
@@ -33,10 +35,17 @@ class TicketRowView(BoxLayout):  # type: ignore[misc]
 
 
 class MyTicketsScreen(Screen):  # type: ignore[misc]
-    def __init__(self, presenter: MyTickets, go: Callable[[str], None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        presenter: MyTickets,
+        go: Callable[[str], None],
+        pay: Callable[[uuid.UUID], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name="my_tickets", **kwargs)
         self.presenter = presenter
         self._go = go
+        self._pay = pay
         self._redraw = Clock.create_trigger(lambda _dt: self.redraw())
         presenter.observe(self._redraw)
         T.bind(lang=lambda *_: presenter.refresh())
@@ -60,10 +69,15 @@ class MyTicketsScreen(Screen):  # type: ignore[misc]
             view.ids.title.text = row.title
             view.ids.detail.text = row.detail
             view.ids.state.text = row.state
-            view.ids.state.color = STATE_COLOURS.get(row.ticket.state, (1, 1, 1, 1))
+            view.ids.state.color = STATE_COLOURS.get(row.state_key, (1, 1, 1, 1))
             view.ids.release.disabled = not row.can_release
             view.ids.void.disabled = not row.can_void
             view.ids.release.bind(on_release=lambda _w, tid=row.ticket.id: p.release(tid))
             view.ids.void.bind(on_release=lambda _w, tid=row.ticket.id: p.void(tid))
+            if self._pay is None:
+                view.remove_widget(view.ids.pay)
+            else:
+                view.ids.pay.disabled = not row.can_pay
+                view.ids.pay.bind(on_release=lambda _w, tid=row.ticket.id, pay=self._pay: pay(tid))
             rows.add_widget(view)
         self.ids.message.text = p.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,15 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 
 class TicketQrScreen(Screen):  # type: ignore[misc]
-    def __init__(self, go: Callable[[str], None], **kwargs: Any) -> None:
+    def __init__(
+        self, go: Callable[[str], None], pay: Callable[[uuid.UUID], None] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(name="ticket_qr", **kwargs)
         self._go = go
+        self._pay = pay
         self.view: IssuedView | None = None
+        if pay is None:  # no one-stop payment on this handheld
+            self.ids.buttons.remove_widget(self.ids.pay)
 
     def show(self, view: IssuedView) -> None:
         self.view = view
@@ -28,3 +34,7 @@ class TicketQrScreen(Screen):  # type: ignore[misc]
         self.ids.title.text = view.title
         self.ids.total.text = view.total
         self.ids.hint.text = view.hint
+
+    def pay(self) -> None:
+        if self._pay is not None and self.view is not None and self.view.ticket_id is not None:
+            self._pay(self.view.ticket_id)

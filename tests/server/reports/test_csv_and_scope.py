@@ -94,3 +94,14 @@ async def test_roles_and_stores(
     # Members' personal data: masked for managers, whole for admins.
     members = (await client.get("/api/admin/reports/rfm", params=q(), headers=admin)).json()
     assert "赵敏 Zhao Min 13900000001" in [r["name"] for r in members["rows"]]
+
+
+async def test_the_api_document_describes_the_report_bodies(client: AsyncTestClient[Any]) -> None:
+    r = await client.get("/schema/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    for path in ("/api/admin/reports/rfm", "/api/admin/reports/categories", "/api/admin/reports/concessions"):
+        content = doc["paths"][path]["get"]["responses"]["200"]["content"]
+        assert content["application/json"]["schema"]["$ref"].startswith("#/components/schemas/")
+    assert "/api/admin/segments/preview" in doc["paths"]
+    assert "/api/tasks/mine" in doc["paths"]

@@ -1,4 +1,5 @@
-"""Who this handheld is (kept in the device store) and the enrollment that makes it so."""
+"""Who this device is (kept in the device store) and the enrollment that makes it so; a handheld and a
+till differ only in the kind of enrollment code they accept."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class DeviceIdentity(msgspec.Struct, kw_only=True, frozen=True):
     kind: str
     device_token: str
     server_url: str
+    counter_code: str = ""  # e.g. C-APL; empty when enrolled with an older server
+    device_code: str = ""  # e.g. H1
 
 
 def port_error(exc: ApiError) -> Exception:
@@ -57,7 +60,7 @@ class Device:
         if self._keys is None:
             self._keys = DeviceKeys.load(self.data_dir)
         if self._keys is None:
-            raise RuntimeError("this handheld has no key pair; enroll it first")
+            raise RuntimeError("this device has no key pair; enroll it first")
         return self._keys
 
     @property
@@ -80,14 +83,25 @@ def enrolled_device(identity: DeviceIdentity) -> EnrolledDevice:
         label=identity.label,
         counter_id=identity.counter_id,
         store_code=identity.store_code,
+        counter_code=identity.counter_code,
     )
 
 
-class Enrollment:
-    """``Enroller``: the device makes its key pair once (kept across retries) and redeems the code."""
+WRONG_KIND = {
+    "handheld": "This code enrolls a till, not a handheld; ask a manager for a handheld's code.",
+    "till": "This code enrolls a handheld, not a till; ask a manager for a till's code.",
+}
 
-    def __init__(self, device: Device) -> None:
+
+class Enrollment:
+    """``Enroller``: the device makes its key pair once (kept across retries) and redeems the code.
+
+    ``kind`` is what this app is (``handheld`` or ``till``); a code for the other kind is refused before
+    anything is kept."""
+
+    def __init__(self, device: Device, kind: str = "handheld") -> None:
         self._device = device
+        self._kind = kind
 
     def enrolled(self) -> EnrolledDevice | None:
         identity = self._device.identity
@@ -102,10 +116,8 @@ class Enrollment:
             raise port_error(exc) from None
         finally:
             await api.aclose()
-        if answer.get("kind") != "handheld":
-            raise Refused(
-                "wrong_device_kind", "This code enrolls a till, not a handheld; ask a manager for a handheld's code."
-            )
+        if answer.get("kind") != self._kind:
+            raise Refused("wrong_device_kind", WRONG_KIND.get(self._kind, "This code is for another kind of device."))
         identity = DeviceIdentity(
             device_id=uuid.UUID(answer["device_id"]),
             store_id=uuid.UUID(answer["store_id"]),
@@ -115,6 +127,8 @@ class Enrollment:
             kind=answer["kind"],
             device_token=answer["device_token"],
             server_url=server_url,
+            counter_code=answer.get("counter_code") or "",
+            device_code=answer.get("device_code") or "",
         )
         self._device.keep(identity)
         return enrolled_device(identity)
