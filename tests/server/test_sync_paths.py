@@ -253,3 +253,35 @@ async def test_the_upload_is_decoded_once_and_still_documented_and_strict(
     assert r.json()["code"] == "validation_failed"
     assert r.json()["details"]["field"] == "commands[0].ticket.total"
     assert await conn.fetchval("SELECT count(*) FROM applied_command") == 0
+
+
+async def test_concurrent_big_uploads_apply_each_command_once_with_gap_free_positions(
+    db_dsn: str, conn: asyncpg.Connection, shop: dict[str, Any]
+) -> None:
+    hh: DeviceCaller = shop["hh"]
+    huawei: DeviceCaller = shop["other_hh"]
+    mine: list[AnyCommand] = [issue(draft(shop["cat"]), seq) for seq in range(1, 301)]
+    theirs: list[AnyCommand] = [issue(draft(shop["huawei"]), seq) for seq in range(1, 301)]
+    conns = [await asyncpg.connect(db_dsn) for _ in range(4)]
+    try:
+        outcomes = await asyncio.gather(
+            service.apply_commands(conns[0], hh, mine),
+            service.apply_commands(conns[1], hh, mine),  # the same outbox sent twice at once
+            service.apply_commands(conns[2], huawei, theirs),
+            service.apply_commands(conns[3], hh, mine[::-1]),  # and once more, backwards
+        )
+    finally:
+        for c in conns:
+            await c.close()
+    for i in range(len(mine)):
+        statuses = sorted(
+            results[i if n != 3 else len(mine) - 1 - i].status for n, (results, _) in enumerate(outcomes) if n != 2
+        )
+        assert statuses == ["applied", "replayed", "replayed"], (i, statuses)
+    assert {r.status for r in outcomes[2][0]} == {"applied"}
+    positions = [r[0] for r in await conn.fetch("SELECT position FROM event_log ORDER BY position")]
+    assert positions == list(range(1, 601))  # no gap, none twice
+    assert await conn.fetchval("SELECT count(*) FROM ticket") == 600
+    assert await conn.fetchval("SELECT count(*) FROM applied_command") == 600
+    # One upload's tickets take positions in the order of its commands.
+    assert [r.position for r in outcomes[2][0]] == sorted(r.position for r in outcomes[2][0] if r.position)
