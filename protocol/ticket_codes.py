@@ -27,6 +27,7 @@ class CommandCodes:
     SEQ_REUSED = "device_seq_reused"  # details: device_seq, command_id (the command that holds it)
     BATCH_TOO_LARGE = "batch_too_large"  # details: max, given
     FAILED = "command_failed"  # the server could not apply it now; send it again later (not stored)
+    UNSTORABLE = "command_unstorable"  # the database can never store it (details: sqlstate); make a new one
 
 
 class StreamCodes:

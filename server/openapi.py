@@ -56,6 +56,13 @@ def _error_response(description: str) -> dict[str, Any]:
     }
 
 
+def _request_body(struct: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    (ref,), defs = msgspec.json.schema_components([struct], ref_template=_REF)
+    for name, definition in defs.items():
+        schemas.setdefault(name, definition)
+    return {"required": True, "content": {"application/json": {"schema": ref}}}
+
+
 def _security(opt: dict[str, Any]) -> list[dict[str, list[str]]]:
     if opt.get("public"):
         return []
@@ -91,6 +98,9 @@ def document(schema: dict[str, Any], routes: Iterable[HTTPRoute]) -> dict[str, A
                     continue
                 security = _security(handler.opt)
                 operation["security"] = security
+                body = handler.opt.get("body")
+                if body is not None and "requestBody" not in operation:  # a handler decoding its raw body
+                    operation["requestBody"] = _request_body(body, schemas)
                 responses = operation.setdefault("responses", {})
                 responses["400"] = _error_response(ERRORS["400"])  # ours, not the framework's default body
                 for status in ERRORS if security else PUBLIC_ERRORS:

@@ -19,7 +19,8 @@ import msgspec
 from protocol.tickets import Ticket, TicketEvent
 
 CHANNEL = "ft_events"
-"""NOTIFY channel; the payload is the store id and is only a nudge to read the log."""
+"""NOTIFY channel; the payload is the store id, or ``<store id>:<last position>`` when the writer knows
+the last position it committed. It is only a nudge to read the log."""
 
 LOCK_STORE = """
 INSERT INTO event_counter (store_id) VALUES ($1)
@@ -97,16 +98,15 @@ async def read_frames_after(
     """Like ``read_after`` but already encoded as websocket ``EventFrame`` bytes (no re-encoding)."""
     rows = await conn.fetch(READ_AFTER, store_id, position, limit)
     sid = str(store_id)
-    return [
-        (
-            r["position"],
-            (
-                f'{{"type":"event","event":{{"position":{r["position"]},"store_id":"{sid}",'
-                f'"kind":"{r["kind"]}","ticket":{r["payload"]},"at_ms":{r["at_ms"]}}}}}'
-            ).encode(),
-        )
-        for r in rows
-    ]
+    return [(r["position"], event_frame(r["position"], sid, r["kind"], r["payload"], r["at_ms"])) for r in rows]
+
+
+def event_frame(position: int, store_id: str, kind: str, ticket_json: str, at_ms: int) -> bytes:
+    """The websocket ``EventFrame`` of one event, from the ticket's JSON as stored (no re-encoding)."""
+    return (
+        f'{{"type":"event","event":{{"position":{position},"store_id":"{store_id}",'
+        f'"kind":"{kind}","ticket":{ticket_json},"at_ms":{at_ms}}}}}'
+    ).encode()
 
 
 async def head(conn: asyncpg.Connection, store_id: uuid.UUID) -> int:

@@ -3,20 +3,22 @@
 Each command id gets exactly one outcome, stored forever with its content hash: a replay answers the
 stored result (status ``replayed``), the same id with different content is refused naming the first
 differing field. The per-device last applied sequence number is raised in the same transaction as the
-effect. Each command runs in its own savepoint, so a refused or failing command never blocks the rest.
+effect. A refused or failing command never blocks the rest.
+
+Commands are applied in chunks, one transaction each, holding the store's event-log lock. A chunk is
+applied set-based (``server.sync.batch``: one read, one write) and only the commands that path does not
+decide go through ``apply_one``. A database error anywhere in the chunk rolls it back, and the chunk is
+applied again command by command, each in a savepoint, so only the failing command fails.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
-import msgspec
 
 from protocol.errors import Codes
 from protocol.ticket_codes import CommandCodes
@@ -30,16 +32,20 @@ from protocol.tickets import (
 )
 from server.auth.guards import DeviceCaller
 from server.errors import AppError, Unauthenticated
+from server.sync import batch, scanned
 from server.sync import repository as repo
-from server.sync import scanned
+from server.sync.results import again, content_of, encode_result, refused, rejected, seq_reused
 from server.tickets import service as tickets
-from server.tickets.service import Outcome, comparable_draft, first_difference
+from server.tickets.service import Outcome
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 5000
 CHUNK = 200
 """Commands per transaction: bounds how long one upload holds the store's event-log lock."""
+
+FEW = 16
+"""Up to this many commands, a chunk's read keeps its cached plan (see ``repo.LOCK_STORE_FOR_CHUNK``)."""
 
 Handler = Callable[[asyncpg.Connection, DeviceCaller, Any], Awaitable[Outcome]]
 HANDLERS: dict[type, Handler] = {
@@ -48,36 +54,26 @@ HANDLERS: dict[type, Handler] = {
     ReleaseTicket: tickets.release,
 }
 
-_result_dec = msgspec.json.Decoder(CommandResult)
-
-
-def content_of(cmd: AnyCommand, issuer: uuid.UUID) -> tuple[str, bytes]:
-    """Canonical JSON of a command (sorted keys) and its SHA-256.
-
-    For ``IssueTicket`` it is what the ticket QR signs: the issuing device filled in, no ``scanned_qr``,
-    and no line SKUs or names (catalog text a QR does not carry), so the handheld's own upload and a
-    till's upload of the scanned QR of the same command are the same content.
-    """
-    content = msgspec.to_builtins(cmd)
-    if isinstance(cmd, IssueTicket):
-        content.pop("scanned_qr", None)
-        content["ticket"] = comparable_draft(content["ticket"], issuer)
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text, hashlib.sha256(text.encode()).digest()
-
-
-def refused(cmd: AnyCommand, code: str, message: str, **details: Any) -> CommandResult:
-    return CommandResult(
-        command_id=cmd.command_id,
-        status="rejected",
-        error=AppError(code, message, details=details).body(),
-    )
+__all__ = ["CHUNK", "MAX_BATCH", "apply_commands", "apply_one", "content_of", "save_ack"]
 
 
 async def apply_commands(
-    conn: asyncpg.Connection, device: DeviceCaller, commands: Sequence[AnyCommand]
+    conn: asyncpg.Connection,
+    device: DeviceCaller,
+    commands: Sequence[AnyCommand],
+    *,
+    set_based: bool = True,
+    committed: list[tuple[int, bytes]] | None = None,
 ) -> tuple[list[CommandResult], int]:
-    """Apply ``commands`` in order; return one result per command and the device's last applied seq."""
+    """Apply ``commands`` in order; return one result per command and the device's last applied seq.
+
+    ``committed`` (only outside a transaction of the caller's) receives the event frames the set-based
+    path wrote, in position order, once they are committed: the caller's process can fan them out
+    without reading them back (other processes read the log when NOTIFY nudges them). Events of
+    commands applied one by one are not in it. ``set_based=False`` applies every command through
+    ``apply_one`` in savepoints, the reference the set-based path is tested against."""
+    if committed is not None and conn.is_in_transaction():
+        raise RuntimeError("committed frames are known only when apply_commands owns the transactions")
     if len(commands) > MAX_BATCH:
         raise AppError(
             CommandCodes.BATCH_TOO_LARGE,
@@ -85,31 +81,90 @@ async def apply_commands(
             status=413,
             details={"max": MAX_BATCH, "given": len(commands)},
         )
+    prepared = batch.prepare(device, commands)  # before any lock is taken
     results: list[CommandResult] = []
-    for start in range(0, len(commands), CHUNK):
-        chunk = commands[start : start + CHUNK]
+    last_seq: int | None = None
+    for start in range(0, len(prepared), CHUNK):
+        chunk = prepared[start : start + CHUNK]
         try:
+            if not set_based:
+                raise _Redo
+            written: list[tuple[int, bytes]] = []
+            async with conn.transaction():
+                row = await conn.fetchrow(
+                    repo.LOCK_STORE_FOR_CHUNK, device.store_id, device.device_id, len(chunk) > FEW
+                )
+                assert row is not None, "the lock statement always answers a row"
+                _check_active(row["state"])
+                chunk_results, last_seq = await _apply_chunk(conn, device, chunk, row["plans"], written)
+            if committed is not None:
+                committed += written
+        except _Redo as redo:
+            # A database error spoils the whole transaction: apply the chunk again with a savepoint
+            # around each command, so only the failing command fails.
+            if redo.__cause__ is not None:
+                log.info("chunk applied command by command after: %s", redo.__cause__)
             async with conn.transaction():
                 await _begin(conn, device)
-                chunk_results = [await apply_one(conn, device, cmd) for cmd in chunk]
-        except _Redo:
-            # A database error inside one command spoils the whole transaction: redo the chunk with a
-            # savepoint around each command, so only that command fails.
-            async with conn.transaction():
-                await _begin(conn, device)
-                chunk_results = [await apply_one(conn, device, cmd, guarded=True) for cmd in chunk]
+                chunk_results = [await apply_one(conn, device, p.cmd, guarded=True) for p in chunk]
+            last_seq = None
         results.extend(chunk_results)
-    return results, int(await conn.fetchval(repo.LAST_SEQ, device.device_id))
+    if last_seq is None:
+        last_seq = int(await conn.fetchval(repo.LAST_SEQ, device.device_id))
+    return results, last_seq
 
 
 class _Redo(Exception):
-    """A database error on the fast path (no savepoints)."""
+    """A database error outside savepoints: the chunk is applied again command by command."""
 
 
 async def _begin(conn: asyncpg.Connection, device: DeviceCaller) -> None:
     """Take the store's event-log lock (first, see ``server.events``) and re-check the device."""
-    if await conn.fetchval(repo.LOCK_STORE_AND_CHECK_DEVICE, device.store_id, device.device_id) != "active":
+    _check_active(await conn.fetchval(repo.LOCK_STORE_AND_CHECK_DEVICE, device.store_id, device.device_id))
+
+
+def _check_active(state: str | None) -> None:
+    if state != "active":
         raise Unauthenticated("This device has been revoked; ask a manager to enroll it again.", Codes.DEVICE_REVOKED)
+
+
+async def _apply_chunk(
+    conn: asyncpg.Connection,
+    device: DeviceCaller,
+    items: Sequence[batch.Prepared],
+    plans: str,
+    written: list[tuple[int, bytes]],
+) -> tuple[list[CommandResult], int | None]:
+    """Apply ``items`` set-based where ``batch.Chunk`` decides them, else one by one (in order).
+
+    ``plans`` is the plan setting to put back after the chunk's read (see ``repo.LOCK_STORE_FOR_CHUNK``).
+    Returns the results and the device's last applied seq when known without another read."""
+    results: list[CommandResult] = []
+    chunk: batch.Chunk | None = None
+    try:
+        for i, item in enumerate(items):
+            if chunk is None:
+                if i > 0:  # a read after a command took the per-command path
+                    plans = str(await conn.fetchval(repo.PLAN_FOR_ARGUMENTS))
+                chunk = await batch.Chunk.read(conn, device, items[i:], plans)
+            result = chunk.take(item)
+            if result is None:
+                await chunk.flush(conn)  # what came before is written before this command reads
+                written += chunk.written
+                chunk = None  # what the context read may have changed
+                result = await apply_one(conn, device, item.cmd)
+            results.append(result)
+        if chunk is None:
+            return results, None
+        await chunk.flush(conn)
+        written += chunk.written
+        return results, chunk.last_seq
+    except (asyncpg.PostgresError, batch.OutOfStep) as exc:
+        raise _Redo from exc
+    except asyncpg.InterfaceError as exc:
+        if not isinstance(exc, ValueError):  # a value the driver cannot encode; anything else propagates
+            raise
+        raise _Redo from exc
 
 
 async def apply_one(
@@ -118,95 +173,137 @@ async def apply_one(
     """Apply one command inside the caller's transaction (which holds the store lock).
 
     Handlers check everything before they write, so a refused command has written nothing and its
-    refusal is recorded in the same transaction. Unguarded, a database error raises ``_Redo``; guarded,
-    the command runs in a savepoint and such an error refuses only it (not stored, so a resend may
-    apply it).
+    refusal is recorded in the same transaction. Unguarded, a database error propagates (the caller
+    redoes the chunk). Guarded, the command runs in a savepoint and a database error refuses only it:
+    tried a second time in a fresh savepoint, a command that fails again the same way with an error
+    about its data (a value PostgreSQL cannot store, a broken constraint) can never be applied, so its
+    refusal is stored (``command_unstorable``, a dead letter like any refusal); any other error is
+    answered ``command_failed`` and not stored, so a resend may apply it.
 
     A ticket a till scanned from the customer's QR (``IssueTicket.scanned_qr``) is verified against the
     issuing handheld's enrolled key and then applied as that handheld's own command: same command id,
     the handheld's sequence number, so the handheld's later upload of it is a replay.
     """
+    if not guarded:
+        return await _apply(conn, device, cmd)
+    first = await _attempt(conn, device, cmd)
+    if isinstance(first, CommandResult):
+        return first
+    second = await _attempt(conn, device, cmd) if unstorable(first) else first
+    if isinstance(second, CommandResult):
+        return second
+    log.warning("command %s failed: %s", cmd.command_id, second)
+    if unstorable(second) and _failure(second) == _failure(first):
+        return await _dead_letter(conn, device, cmd, second)
+    return refused(cmd, CommandCodes.FAILED, "The server could not apply this command now; it will be retried.")
+
+
+def _failure(exc: Exception) -> str:
+    """What went wrong, to compare two attempts: the SQLSTATE (or the client-side encoding error)."""
+    return getattr(exc, "sqlstate", None) or type(exc).__name__
+
+
+def unstorable(exc: Exception) -> bool:
+    """An error about the command's own data, which trying again cannot change: a data exception
+    (SQLSTATE class 22, e.g. a NUL character or a number out of range), an integrity constraint
+    violation (class 23), or a value the driver cannot encode for its column."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(exc.sqlstate or "")[:2] in ("22", "23")
+    return isinstance(exc, asyncpg.InterfaceError) and isinstance(exc, ValueError)
+
+
+async def _attempt(conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand) -> CommandResult | Exception:
+    """The command in a savepoint; a database error rolls the savepoint back and is returned."""
     try:
-        return await _apply(conn, device, cmd, guarded)
+        async with conn.transaction():
+            return await _apply(conn, device, cmd, guarded=True)
     except asyncpg.PostgresError as exc:
-        if not guarded:
-            raise _Redo from exc
-        log.warning("command %s failed: %s", cmd.command_id, exc)
-        return refused(cmd, CommandCodes.FAILED, "The server could not apply this command now; it will be retried.")
+        return exc
+    except asyncpg.InterfaceError as exc:
+        if not isinstance(exc, ValueError):  # only a value the driver could not encode; not a lost link
+            raise
+        return exc
 
 
-async def _apply(conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, guarded: bool) -> CommandResult:
+async def _dead_letter(
+    conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, exc: Exception
+) -> CommandResult:
+    result = refused(
+        cmd,
+        CommandCodes.UNSTORABLE,
+        "The server can never store this command (the database refuses its data); correct it on the device"
+        " and make a new command.",
+        sqlstate=_failure(exc),
+    )
+    text, digest = content_of(cmd, device.device_id)
+    stored = await _attempt_record(conn, device, cmd, text, digest, result)
+    if not stored:
+        log.warning("dead letter %s could not be stored either; answered without storing it", cmd.command_id)
+    return result
+
+
+async def _attempt_record(
+    conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, text: str, digest: bytes, result: CommandResult
+) -> bool:
+    """Store a refusal in a savepoint; False when even that is refused (e.g. its content is what the
+    database cannot hold): the same refusal then comes back whenever the command is sent again."""
+    try:
+        async with conn.transaction():
+            await _record(conn, device, cmd, text, digest, result)
+    except asyncpg.PostgresError:
+        return False
+    except asyncpg.InterfaceError as exc:
+        if not isinstance(exc, ValueError):
+            raise
+        return False
+    return True
+
+
+async def _apply(
+    conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, guarded: bool = False
+) -> CommandResult:
     uploaded_by: uuid.UUID | None = None
     if isinstance(cmd, IssueTicket) and cmd.scanned_qr is not None:
         try:
             issuer, cmd = await scanned.resolve(conn, device, cmd)
         except AppError as exc:  # not the command the QR signed: nothing to store it under
-            return CommandResult(command_id=cmd.command_id, status="rejected", error=exc.body())
+            return rejected(cmd, exc)
         uploaded_by, device = device.device_id, issuer
     text, digest = content_of(cmd, device.device_id)
     row = await conn.fetchrow(repo.FIND, cmd.command_id, device.device_id, cmd.device_seq)
     if row is not None and row["command_id"] == cmd.command_id:
-        return _again(row, device, cmd, text, digest)
+        return again(row, device.device_id, cmd, text, digest)
     if row is not None:
-        return refused(
-            cmd,
-            CommandCodes.SEQ_REUSED,
-            f"Sequence number {cmd.device_seq} of this device already belongs to another command.",
-            device_seq=cmd.device_seq,
-            command_id=str(row["command_id"]),
-        )
-    savepoint = conn.transaction() if guarded else None
-    if savepoint is not None:
-        await savepoint.start()
+        return seq_reused(cmd, row["command_id"])
+    # Handlers check everything before they write; guarded, a savepoint also undoes an effect refused
+    # after a failed statement (a ticket number taken by a racing insert).
+    effect = conn.transaction() if guarded else None
+    if effect is not None:
+        await effect.start()
     try:
         if isinstance(cmd, IssueTicket):
             outcome = await tickets.issue(conn, device, cmd, uploaded_by=uploaded_by)
         else:
             outcome = await HANDLERS[type(cmd)](conn, device, cmd)
+    except AppError as exc:
+        if effect is not None:
+            await effect.rollback()
+        result = rejected(cmd, exc)
+    except BaseException:
+        if effect is not None:
+            await effect.rollback()
+        raise
+    else:
+        if effect is not None:
+            await effect.commit()
         result = CommandResult(
             command_id=cmd.command_id,
             status="replayed" if outcome.replayed else "applied",
             ticket=outcome.ticket,
             position=outcome.position,
         )
-        await _record(conn, device, cmd, text, digest, result)
-    except AppError as exc:
-        if savepoint is not None:
-            await savepoint.rollback()
-            savepoint = None
-        result = CommandResult(command_id=cmd.command_id, status="rejected", error=exc.body())
-        await _record(conn, device, cmd, text, digest, result)
-    except BaseException:
-        if savepoint is not None:
-            await savepoint.rollback()
-        raise
-    if savepoint is not None:
-        await savepoint.commit()
+    await _record(conn, device, cmd, text, digest, result)
     return result
-
-
-def _again(row: asyncpg.Record, device: DeviceCaller, cmd: AnyCommand, text: str, digest: bytes) -> CommandResult:
-    if row["device_id"] != device.device_id:
-        return refused(
-            cmd,
-            CommandCodes.ID_REUSED,
-            "This command id was already used by another device; make a new command.",
-            field="device",
-            command_id=str(cmd.command_id),
-        )
-    if bytes(row["content_hash"]) != digest:
-        field = first_difference(json.loads(row["content"]), json.loads(text)) or "(content)"
-        return refused(
-            cmd,
-            CommandCodes.ID_REUSED,
-            f"This command id was already used with a different {field}; make a new command.",
-            field=field,
-            command_id=str(cmd.command_id),
-        )
-    stored = _result_dec.decode(row["result"])
-    if stored.status == "rejected":
-        return stored
-    return msgspec.structs.replace(stored, status="replayed")
 
 
 async def _record(
@@ -222,7 +319,7 @@ async def _record(
         digest,
         text,
         result.status,
-        msgspec.json.encode(result).decode(),
+        encode_result(result),
     )
 
 

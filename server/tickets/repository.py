@@ -29,8 +29,8 @@ ISSUE_CONTEXT = """
 SELECT s.currency, c.store_id AS counter_store_id,
        EXISTS (SELECT 1 FROM ticket WHERE store_id = $1 AND number = $3) AS number_taken,
        EXISTS (SELECT 1 FROM ticket WHERE id = $4) AS ticket_exists,
-       (SELECT coalesce(json_agg(json_build_array(p.id, p.store_id, p.sku, p.counter_id)), '[]')::text
-        FROM product p WHERE p.id = ANY($5::uuid[])) AS products
+       ARRAY(SELECT ROW(p.id, p.store_id, p.sku, p.counter_id) FROM product p WHERE p.id = ANY($5::uuid[]))
+           AS products
 FROM store s LEFT JOIN counter c ON c.id = $2 WHERE s.id = $1
 """
 DEVICE = "SELECT store_id, kind, state, public_key FROM device WHERE id = $1"

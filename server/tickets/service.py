@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,7 +107,10 @@ def first_difference(old: Any, new: Any, path: str = "") -> str | None:
     return None if old == new else (path or "(value)")
 
 
-def _check_issuer(device: DeviceCaller, draft: TicketDraft) -> None:
+def check_issue(device: DeviceCaller, draft: TicketDraft) -> None:
+    """What issuing refuses before reading anything: another store, a till, another handheld's ticket."""
+    if draft.store_id != device.store_id:
+        raise NotFound("store", draft.store_id)
     if device.kind != "handheld":
         # A till uploads a ticket only as the QR the handheld signed (``IssueTicket.scanned_qr``).
         raise AppError(
@@ -118,35 +122,51 @@ def _check_issuer(device: DeviceCaller, draft: TicketDraft) -> None:
         raise Forbidden("A handheld issues only its own tickets.", field="ticket.device_id")
 
 
-def _check_catalog(ctx: asyncpg.Record, draft: TicketDraft) -> None:
-    if draft.currency != ctx["currency"].strip():
+@dataclass(frozen=True)
+class Product:
+    """What issuing checks of a line's product."""
+
+    store_id: uuid.UUID
+    sku: str
+    counter_id: uuid.UUID
+
+
+def check_catalog(
+    draft: TicketDraft,
+    *,
+    currency: str,
+    counter_store_id: uuid.UUID | None,
+    number_taken: bool,
+    products: Mapping[uuid.UUID, Product],
+) -> None:
+    """Refuse a draft the store's catalog does not support (checked with the store lock held, so the
+    number cannot be taken between this check and the insert)."""
+    if draft.currency != currency.strip():
         raise AppError(
             TicketCodes.CURRENCY_MISMATCH,
-            f"This store sells in {ctx['currency']}, not {draft.currency}.",
-            details={"currency": draft.currency, "store_currency": ctx["currency"]},
+            f"This store sells in {currency}, not {draft.currency}.",
+            details={"currency": draft.currency, "store_currency": currency},
         )
-    if ctx["counter_store_id"] != draft.store_id:
+    if counter_store_id != draft.store_id:
         raise NotFound("counter", draft.counter_id)
-    if ctx["number_taken"]:  # checked before writing (the store lock is held, so no race)
+    if number_taken:
         raise _number_taken(draft.number)
-    products = {uuid.UUID(p[0]): p for p in json.loads(ctx["products"])}
-    store, counter = str(draft.store_id), str(draft.counter_id)
     for line in draft.lines:
         p = products.get(line.product_id)
-        if p is None or p[1] != store:
+        if p is None or p.store_id != draft.store_id:
             raise AppError(
                 TicketCodes.PRODUCT_MISMATCH,
                 f"Line {line.line_no}: the product is not sold in this store; refresh the catalog.",
                 status=404,
                 details={"line_no": line.line_no, "field": "product_id"},
             )
-        if p[2] != line.sku:
+        if p.sku != line.sku:
             raise AppError(
                 TicketCodes.PRODUCT_MISMATCH,
-                f"Line {line.line_no}: SKU {line.sku} does not match the product ({p[2]}); refresh the catalog.",
+                f"Line {line.line_no}: SKU {line.sku} does not match the product ({p.sku}); refresh the catalog.",
                 details={"line_no": line.line_no, "field": "sku"},
             )
-        if p[3] != counter:
+        if p.counter_id != draft.counter_id:
             raise AppError(
                 TicketCodes.PRODUCT_MISMATCH,
                 f"Line {line.line_no}: {line.sku} belongs to another counter; issue it on that counter's ticket.",
@@ -154,15 +174,34 @@ def _check_catalog(ctx: asyncpg.Record, draft: TicketDraft) -> None:
             )
 
 
+def new_ticket(draft: TicketDraft, origin: uuid.UUID, business_day: str = "") -> Ticket:
+    """The ticket a checked draft becomes, issued by handheld ``origin``."""
+    return Ticket(
+        id=draft.id,
+        store_id=draft.store_id,
+        counter_id=draft.counter_id,
+        device_id=origin,
+        staff_id=draft.staff_id,
+        number=draft.number,
+        lines=draft.lines,
+        total=draft.total,
+        currency=draft.currency,
+        member_id=draft.member_id,
+        issued_at_ms=draft.issued_at_ms,
+        business_day=business_day,
+    )
+
+
 async def issue(
     conn: asyncpg.Connection, device: DeviceCaller, cmd: IssueTicket, uploaded_by: uuid.UUID | None = None
 ) -> Outcome:
     """Issue the draft as ``device`` (the issuing handheld; ``uploaded_by`` is the till that scanned its
-    QR, if any), or answer the existing ticket when the same ticket was already uploaded."""
+    QR, if any), or answer the existing ticket when the same ticket was already uploaded.
+
+    ``server.sync.batch`` applies many plain uploads at once with the same checks; keep them in step.
+    """
     draft = cmd.ticket
-    if draft.store_id != device.store_id:
-        raise NotFound("store", draft.store_id)
-    _check_issuer(device, draft)
+    check_issue(device, draft)
     origin = device.device_id
     ctx = await conn.fetchrow(
         repo.ISSUE_CONTEXT,
@@ -179,20 +218,14 @@ async def issue(
         if existing is not None:
             return await _same_ticket_again(conn, device, existing, draft, origin)
     check_totals(draft)
-    _check_catalog(ctx, draft)
-    ticket = Ticket(
-        id=draft.id,
-        store_id=draft.store_id,
-        counter_id=draft.counter_id,
-        device_id=origin,
-        staff_id=draft.staff_id,
-        number=draft.number,
-        lines=draft.lines,
-        total=draft.total,
-        currency=draft.currency,
-        member_id=draft.member_id,
-        issued_at_ms=draft.issued_at_ms,
+    check_catalog(
+        draft,
+        currency=ctx["currency"],
+        counter_store_id=ctx["counter_store_id"],
+        number_taken=ctx["number_taken"],
+        products={p[0]: Product(p[1], p[2], p[3]) for p in ctx["products"]},
     )
+    ticket = new_ticket(draft, origin)
     try:
         day = await repo.insert(conn, ticket, cmd.command_id, uploaded_by)
     except asyncpg.UniqueViolationError as exc:

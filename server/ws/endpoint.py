@@ -316,11 +316,18 @@ class Session:
                     break
                 batch.append(more)
                 size += len(more.commands)
+            committed: list[tuple[int, bytes]] = []
             try:
                 async with self.hub.pool.acquire() as conn:
                     results, last = await sync.apply_commands(
-                        cast(asyncpg.Connection, conn), self.device, [c for s in batch for c in s.commands]
+                        cast(asyncpg.Connection, conn),
+                        self.device,
+                        [c for s in batch for c in s.commands],
+                        committed=committed,
                     )
+                    # Before the connection goes back to the pool (which costs a round trip): the tills
+                    # get the new tickets without this process reading them back from the log.
+                    self.hub.publish(self.device.store_id, committed)
             except AppError as exc:
                 for _ in batch:
                     self.client.say(encode(Error(error=exc.body(), in_reply_to="submit")))

@@ -140,14 +140,35 @@ class StoreFeed:
                 frames = await events.read_frames_after(
                     cast(asyncpg.Connection, conn), self.store_id, self.position, self.hub.config.feed_page
                 )
-                for position, frame in frames:
-                    self.ring.append((position, frame))
-                    self.position = position
-                    for client in list(self.clients):
-                        client.offer(position, frame)
+                self._fan_out(frames)
                 if len(frames) < self.hub.config.feed_page:
                     return
                 await asyncio.sleep(0)  # let the writers drain before the next page
+
+    def _fan_out(self, frames: list[tuple[int, bytes]]) -> None:
+        for position, frame in frames:
+            if position <= self.position:  # already delivered (published while this read was under way)
+                continue
+            self.ring.append((position, frame))
+            self.position = position
+            for client in list(self.clients):
+                client.offer(position, frame)
+
+    def deliver(self, frames: list[tuple[int, bytes]]) -> None:
+        """Fan out frames this process has just committed, without reading them back, as far as they
+        continue the feed without a gap; anything else is left to the next read of the log."""
+        if not self.ready.is_set() or len(frames) > self.hub.config.feed_page:
+            self.nudged.set()  # not started yet, or a burst: the paced read takes it
+            return
+        fresh = [(p, f) for p, f in frames if p > self.position]
+        if not fresh:
+            return
+        run = 0
+        while run < len(fresh) and fresh[run][0] == self.position + 1 + run:
+            run += 1
+        self._fan_out(fresh[:run])
+        if run < len(fresh):
+            self.nudged.set()  # events of other writers come first: read them from the log
 
 
 class Hub:
@@ -190,14 +211,22 @@ class Hub:
                 del self.feeds[client.device.store_id]
                 feed.task.cancel()
 
+    def publish(self, store_id: uuid.UUID, frames: list[tuple[int, bytes]]) -> None:
+        """Frames of events this process committed for ``store_id`` (in position order)."""
+        feed = self.feeds.get(store_id)
+        if feed is not None and frames:
+            feed.deliver(frames)
+
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        store, _, last = payload.partition(":")
         try:
-            store_id = uuid.UUID(payload)
+            store_id = uuid.UUID(store)
+            position = int(last) if last else None
         except ValueError:
             return
         feed = self.feeds.get(store_id)
-        if feed is not None:
-            feed.nudged.set()
+        if feed is not None and (position is None or position > feed.position):
+            feed.nudged.set()  # not already delivered (by ``publish``): read the log
 
     async def _keep_listening(self) -> None:
         """Hold a LISTEN connection, reconnecting after a loss (feeds poll meanwhile)."""
