@@ -1,1 +1,1 @@
-"""Benchmarks of DESIGN.md section 8, each beside its baseline."""
+"""The performance benchmarks, each beside its baseline (targets: docs/performance.md)."""

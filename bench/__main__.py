@@ -1,4 +1,4 @@
-"""``python -m bench [name ...]``: run the DESIGN §8 benchmarks and print one table."""
+"""``python -m bench [name ...]``: run the performance benchmarks and print one table."""
 
 from __future__ import annotations
 

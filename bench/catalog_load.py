@@ -1,4 +1,4 @@
-"""Catalog of 100,000 items to a handheld (DESIGN §8: ≤ 10 s into its local store).
+"""Catalog of 100,000 items to a handheld (target: ≤ 10 s into its local store).
 
 Ours, the full path: 100,000 products are generated into the demo store of a private database; a real
 server process pages them out of PostgreSQL (``GET /catalog/products``, 5,000 per page as the app asks,

@@ -1,4 +1,4 @@
-"""Consolidated checkouts per second (DESIGN §8: ≥ 40% of pgbench TPC-B tps on the same database).
+"""Consolidated checkouts per second (target: ≥ 40% of pgbench TPC-B tps on the same database).
 
 Ours: a real server process and ``TILLS`` tills working at once. Each till is an enrolled device with
 a cashier signed in on it (``X-Device-Token``) and an open shift. Every checkout settles 3 open tickets

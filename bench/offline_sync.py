@@ -1,4 +1,4 @@
-"""A handheld back online with 10,000 queued tickets (DESIGN §8: all applied and acknowledged ≤ 5 s).
+"""A handheld back online with 10,000 queued tickets (target: all applied and acknowledged ≤ 5 s).
 
 Ours: the device uploads its outbox to a real server process through ``POST /sync/commands`` in
 batches of 5,000; the clock runs from the first byte sent to the last per-command answer received,

@@ -1,4 +1,4 @@
-"""Member reports over 1M tickets and 100k members (DESIGN §8: ≤ 2 s each).
+"""Member reports over 1M tickets and 100k members (target: ≤ 2 s each).
 
 A private PostgreSQL gets the demo store plus a generated year of history (``server.history``:
 1,000,000 tickets, 100,000 members, 5 stores; ``FT_BENCH_TICKETS`` / ``FT_BENCH_MEMBERS`` choose a

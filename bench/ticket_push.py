@@ -1,4 +1,4 @@
-"""Ticket issued -> received on 20 connected tills at 100 tickets/s (DESIGN §8: p99 ≤ 25 ms).
+"""Ticket issued -> received on 20 connected tills at 100 tickets/s (target: p99 ≤ 25 ms).
 
 Ours: a real server process; a handheld sends each ``IssueTicket`` over its websocket at a steady
 100 per second, and 20 tills connected to the same store time the arrival of the ticket's event

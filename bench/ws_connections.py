@@ -1,4 +1,4 @@
-"""Open device streams per server process (DESIGN §8: ≥ 2,000 connections, ≤ 50 KiB each).
+"""Open device streams per server process (target: ≥ 2,000 connections, ≤ 50 KiB each).
 
 Ours: 2,000 tills connect to one real server process over loopback, each completing the real
 handshake (Hello with its device token → Welcome → catch-up → CaughtUp) and staying subscribed; the

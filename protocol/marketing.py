@@ -1,4 +1,4 @@
-"""Precision marketing (seed §5.4): member segments, their export, and service tasks for staff.
+"""Precision marketing: member segments, their export, and service tasks for staff.
 
 A segment is a filter evaluated when used, never a frozen list. Purchase conditions look at the
 window ``window_from``..``window_to`` (business days, inclusive; default the last 365 days) in the
@@ -83,7 +83,7 @@ class Segment(msgspec.Struct, kw_only=True, frozen=True):
     updated_at: datetime
 
 
-# --- service tasks (seed §5.4.2) --------------------------------------------------------------------
+# --- service tasks --------------------------------------------------------------------
 
 
 class CampaignNew(msgspec.Struct, kw_only=True, frozen=True):

@@ -44,7 +44,7 @@ class Scope(msgspec.Struct, kw_only=True, frozen=True):
     format_id: uuid.UUID | None = None
 
 
-# --- category and brand analysis (seed §5.3.1) ------------------------------------------------------
+# --- category and brand analysis ------------------------------------------------------
 
 
 class CategoryRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -71,7 +71,7 @@ class CategoryReport(msgspec.Struct, kw_only=True, frozen=True):
     total: CategoryRow
 
 
-# --- promotion sensitivity (seed §5.3.2) ------------------------------------------------------------
+# --- promotion sensitivity ------------------------------------------------------------
 
 
 class PromotionCategoryRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -107,7 +107,7 @@ class PromotionMemberReport(msgspec.Struct, kw_only=True, frozen=True):
     rows: list[PromotionMemberRow]
 
 
-# --- sales structure (seed §5.3.2) ------------------------------------------------------------------
+# --- sales structure ------------------------------------------------------------------
 
 
 class StructureRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -128,7 +128,7 @@ class SalesStructureReport(msgspec.Struct, kw_only=True, frozen=True):
     rows: list[StructureRow]
 
 
-# --- member contribution (seed §5.3.3) --------------------------------------------------------------
+# --- member contribution --------------------------------------------------------------
 
 
 class ContributionRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -165,7 +165,7 @@ class ContributionReport(msgspec.Struct, kw_only=True, frozen=True):
     rows: list[ContributionRow]
 
 
-# --- member potential (seed §5.3.4) -----------------------------------------------------------------
+# --- member potential -----------------------------------------------------------------
 
 
 class Bucket(msgspec.Struct, kw_only=True, frozen=True):
@@ -295,7 +295,7 @@ class StateSummaryReport(msgspec.Struct, kw_only=True, frozen=True):
     rows: list[StateCount]
 
 
-# --- concession settlement (DESIGN §3) --------------------------------------------------------------
+# --- concession settlement --------------------------------------------------------------
 
 
 class ConcessionRow(msgspec.Struct, kw_only=True, frozen=True):

@@ -1,1 +1,1 @@
-"""Precision marketing: member segments, their export, and service tasks for staff (seed §5.4)."""
+"""Precision marketing: member segments, their export, and service tasks for staff."""

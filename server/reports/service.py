@@ -1,4 +1,4 @@
-"""The reports of DESIGN §5 (seed §5.3, textbook RFM and customer states), built from the fact tables."""
+"""The manager reports (sales analysis, member analysis, RFM and customer states), built from the fact tables."""
 
 from __future__ import annotations
 

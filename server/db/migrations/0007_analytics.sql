@@ -334,7 +334,7 @@ CREATE TABLE segment (
 );
 CREATE INDEX segment_store ON segment (store_id);
 
--- A service campaign: a segment turned into tasks for staff (seed §5.4.2).
+-- A service campaign: a segment turned into tasks for staff.
 CREATE TABLE service_campaign (
     id uuid PRIMARY KEY,
     store_id uuid NOT NULL REFERENCES store(id),
