@@ -303,42 +303,50 @@ class Session:
 
     async def _apply(self) -> None:
         """Apply submitted commands in order. Submits that arrive while one is being applied are
-        applied together in one transaction (one commit), each still answered by its own Results."""
+        applied together in one transaction (one commit), each still answered by its own Results.
+
+        The pool connection is kept while Submits keep coming: giving it back costs a round trip (the
+        pool resets it), which would otherwise sit between every two transactions of a busy handheld."""
         carry: Submit | None = None
         while True:
-            batch = [carry or await self.submits.get()]
-            carry = None
-            size = len(batch[0].commands)
-            while not self.submits.empty():
-                more = self.submits.get_nowait()
-                if size + len(more.commands) > sync.MAX_BATCH:
-                    carry = more
-                    break
-                batch.append(more)
-                size += len(more.commands)
-            committed: list[tuple[int, bytes]] = []
-            try:
-                async with self.hub.pool.acquire() as conn:
-                    results, last = await sync.apply_commands(
-                        cast(asyncpg.Connection, conn),
-                        self.device,
-                        [c for s in batch for c in s.commands],
-                        committed=committed,
-                    )
-                    # Before the connection goes back to the pool (which costs a round trip): the tills
-                    # get the new tickets without this process reading them back from the log.
-                    self.hub.publish(self.device.store_id, committed)
-            except AppError as exc:
-                for _ in batch:
-                    self.client.say(encode(Error(error=exc.body(), in_reply_to="submit")))
-                if exc.code in (Codes.DEVICE_REVOKED, Codes.UNAUTHENTICATED):
-                    raise Close(CloseCodes.UNAUTHENTICATED, exc.code) from None
-                continue
-            start = 0
-            for submit in batch:
-                end = start + len(submit.commands)
-                self.client.say(encode(Results(results=results[start:end], last_applied_seq=last)))
-                start = end
+            batch, carry = self._take(carry or await self.submits.get())
+            async with self.hub.pool.acquire() as conn:
+                while True:
+                    await self._apply_batch(cast(asyncpg.Connection, conn), batch)
+                    if carry is None and self.submits.empty():
+                        break
+                    batch, carry = self._take(carry or self.submits.get_nowait())
+
+    def _take(self, first: Submit) -> tuple[list[Submit], Submit | None]:
+        """``first`` and the Submits waiting behind it, up to one upload's size (the rest carried over)."""
+        batch, size = [first], len(first.commands)
+        while not self.submits.empty():
+            more = self.submits.get_nowait()
+            if size + len(more.commands) > sync.MAX_BATCH:
+                return batch, more
+            batch.append(more)
+            size += len(more.commands)
+        return batch, None
+
+    async def _apply_batch(self, conn: asyncpg.Connection, batch: list[Submit]) -> None:
+        committed: list[tuple[int, bytes]] = []
+        try:
+            results, last = await sync.apply_commands(
+                conn, self.device, [c for s in batch for c in s.commands], committed=committed
+            )
+        except AppError as exc:
+            for _ in batch:
+                self.client.say(encode(Error(error=exc.body(), in_reply_to="submit")))
+            if exc.code in (Codes.DEVICE_REVOKED, Codes.UNAUTHENTICATED):
+                raise Close(CloseCodes.UNAUTHENTICATED, exc.code) from None
+            return
+        # The tills get the new tickets without this process reading them back from the log.
+        self.hub.publish(self.device.store_id, committed)
+        start = 0
+        for submit in batch:
+            end = start + len(submit.commands)
+            self.client.say(encode(Results(results=results[start:end], last_applied_seq=last)))
+            start = end
 
     async def _save_ack(self, force: bool = False) -> None:
         now = time.monotonic()
