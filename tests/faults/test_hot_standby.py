@@ -1,4 +1,5 @@
-"""Hot standby: a streaming replica takes over after the primary dies; nothing acknowledged is lost."""
+"""Hot standby: a streaming replica takes over after the primary dies; nothing acknowledged is lost,
+settled checkouts included (tickets paid, member earning, ledger invariants)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,43 @@ import asyncpg
 import pytest
 
 from bench.common import prepare_database, server_process
+from server.checkout import service as checkout
+from server.checkout.service import Payments
 from server.db.embedded import EmbeddedPostgres
+from server.ledger.jobs import check_invariants
+from server.payments.simulator import SimulatorProvider
+from tests.server.checkout.conftest import CONFIG, open_shop, tender
+from tests.server.checkout.conftest import checkout as checkout_request
+from tests.server.payments.conftest import FAST
+
+CHECKOUTS = 5
+
+
+async def _settle_checkouts(dsn: str) -> set[str]:
+    """Settle CHECKOUTS consolidated checkouts (two counters, cash, a member) on ``dsn``; their ids."""
+    conn = await asyncpg.connect(dsn)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        store_id = await conn.fetchval("SELECT id FROM store WHERE code = 'SH01'")
+        shop = await open_shop(conn, store_id)
+        pay = Payments(SimulatorProvider(pool, hang_s=FAST.sim_hang_s, unknown_settle_s=0.0), FAST)
+        member = next(iter(shop.members.values()))
+        settled = set()
+        for _ in range(CHECKOUTS):
+            tickets = [
+                await shop.issue(conn, "apple", member_id=member),
+                await shop.issue(conn, "huawei", member_id=member),
+            ]
+            total = sum(t.total for t in tickets)
+            req = checkout_request(tickets, tender("cash", total + 100), member_id=member)
+            result = await checkout.settle(conn, shop.who(), req, pay, CONFIG)
+            assert result.points_earned > 0
+            settled.add(str(result.id))
+        return settled
+    finally:
+        await pool.close()
+        await conn.close()
 
 
 async def _wait_streaming(primary_dsn: str, name: str) -> None:
@@ -44,6 +81,7 @@ async def test_promoted_replica_has_every_acknowledged_write_and_serves() -> Non
         await _wait_streaming(primary.dsn, "standby1")
 
         # Acknowledged writes: each commit returns only once the standby has it (synchronous commit).
+        settled = await _settle_checkouts(primary.dsn)
         conn = await asyncpg.connect(primary.dsn)
         for i in range(50):
             await conn.execute("INSERT INTO audit_log (action, object_id) VALUES ('standby-test', $1)", str(i))
@@ -56,6 +94,16 @@ async def test_promoted_replica_has_every_acknowledged_write_and_serves() -> Non
         try:
             count = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'standby-test'")
             assert count == 50
+            rows = await conn.fetch("SELECT id::text FROM checkout WHERE state = 'settled'")
+            assert {r["id"] for r in rows} >= settled  # every settled checkout survived the fail-over
+            paid = await conn.fetchval(
+                "SELECT count(*) FROM checkout_ticket ct JOIN ticket t ON t.id = ct.ticket_id"
+                " WHERE ct.checkout_id::text = ANY($1::text[]) AND t.state = 'paid'",
+                list(settled),
+            )
+            assert paid == 2 * CHECKOUTS
+            report = await check_invariants(conn)
+            assert report.ok, report.problems
             assert not await conn.fetchval("SELECT pg_is_in_recovery()")  # it accepts writes now
             await conn.execute("INSERT INTO audit_log (action) VALUES ('after-failover')")
         finally:

@@ -73,17 +73,17 @@ class Shop:
         return result.ticket
 
 
-@pytest.fixture
-async def shop(conn: asyncpg.Connection, demo: DemoInfo) -> Shop:
+async def open_shop(conn: asyncpg.Connection, store_id: uuid.UUID) -> Shop:
+    """The demo store's handhelds and till enrolled, cashier C001 on an open shift."""
     hh_apple, _ = await device(conn, "Handheld Apple 1")
     hh_huawei, _ = await device(conn, "Handheld Huawei 1")
     till, _ = await device(conn, "Till 1")
     cashier = await conn.fetchval("SELECT id FROM staff WHERE code = 'C001'")
     rows = await conn.fetch("SELECT member_id, number FROM member_card WHERE kind = 'code'")
-    caller = Caller(staff_id=cashier, store_id=demo.store_id, role="cashier", device_id=till.device_id)
+    caller = Caller(staff_id=cashier, store_id=store_id, role="cashier", device_id=till.device_id)
     shift = await shifts.open_shift(conn, caller, OpenShift(shift_id=new_id(), float_amount=FLOAT))
     return Shop(
-        store_id=demo.store_id,
+        store_id=store_id,
         apple=await catalog(conn, "C-APL"),
         huawei=await catalog(conn, "C-HUA"),
         hh_apple=hh_apple,
@@ -93,6 +93,11 @@ async def shop(conn: asyncpg.Connection, demo: DemoInfo) -> Shop:
         shift_id=shift.id,
         members={r["number"]: r["member_id"] for r in rows},
     )
+
+
+@pytest.fixture
+async def shop(conn: asyncpg.Connection, demo: DemoInfo) -> Shop:
+    return await open_shop(conn, demo.store_id)
 
 
 @pytest.fixture
