@@ -31,7 +31,6 @@ from client_common.ui.fonts import register_fonts  # noqa: E402
 FONT = register_fonts()
 
 import nacl.signing  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
 
 from cashier_app.app import CashierApp  # noqa: E402
 from cashier_app.codes import SignedTicketReader, offline_receipt_qr  # noqa: E402
@@ -55,6 +54,7 @@ from tests.cashier.fakes import (  # noqa: E402
     FakeTopUps,
     wire_ticket,
 )
+from tests.gui.window import bbox, focus, frames, key, save_shot, type_keys  # noqa: E402
 
 OUT = Path(sys.argv[1])
 result: dict[str, Any] = {"font": str(FONT) if FONT else None}
@@ -159,44 +159,8 @@ class Checkouts:
         return self._receipt(request, True)
 
 
-async def frames(n: int = 3) -> None:
-    for _ in range(n):
-        await asyncio.sleep(1 / 30)
-
-
 def shot(name: str) -> str:
-    made = Path(Window.screenshot(name=str(OUT / f"{name}.png")))
-    target = OUT / f"{name}.png"
-    made.rename(target)
-    return str(target)
-
-
-def bbox(widget: Any) -> list[int]:
-    x, y = widget.to_window(*widget.pos)
-    w, h = widget.size
-    return [int(x), int(Window.height - y - h), int(x + w), int(Window.height - y)]
-
-
-async def type_keys(text: str, enter: bool = True) -> None:
-    # A scanner types the whole code within a frame or two; so do we (one frame per key is slow here).
-    for ch in text:
-        Window.dispatch("on_textinput", ch)
-    await asyncio.sleep(0)
-    if enter:
-        Window.dispatch("on_key_down", 13, 40, None, [])
-        Window.dispatch("on_key_up", 13, 40)
-    await frames(3)
-
-
-async def key(code: int) -> None:
-    Window.dispatch("on_key_down", code, 0, None, [])
-    Window.dispatch("on_key_up", code, 0)
-    await frames(3)
-
-
-async def focus(widget: Any) -> None:
-    widget.focus = True
-    await frames(2)
+    return save_shot(OUT, name)
 
 
 async def scenario(app: CashierApp, services: Services, events: FakeEvents, checkouts: Checkouts) -> None:

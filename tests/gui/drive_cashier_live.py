@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +33,10 @@ from cashier_app.app import CashierApp  # noqa: E402
 from cashier_app.wiring import Till, build  # noqa: E402
 from client_common.transport import Backoff  # noqa: E402
 from tests.gui.drive_cashier import focus, frames, shot, type_keys  # noqa: E402
+from tests.gui.window import until  # noqa: E402
 
 OUT = Path(sys.argv[1])
 result: dict[str, Any] = {}
-
-
-async def until(check: Callable[[], object], what: str, timeout: float = 15) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():
-                await asyncio.sleep(0.03)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for: {what}") from None
 
 
 async def scenario(app: CashierApp, till: Till) -> None:

@@ -34,6 +34,8 @@ from client_common.connection import ConnectionState, DeadLetter  # noqa: E402
 from client_common.i18n import translator  # noqa: E402
 from handheld_app.app import HandheldApp  # noqa: E402
 from handheld_app.services import Services  # noqa: E402
+from tests.gui import window  # noqa: E402
+from tests.gui.window import bbox, focus, frames, save_shot  # noqa: E402
 from tests.handheld.fakes import (  # noqa: E402
     FakeAuth,
     FakeBook,
@@ -47,38 +49,12 @@ OUT = Path(sys.argv[1])
 result: dict[str, Any] = {"font": str(FONT) if FONT else None, "steps": []}
 
 
-async def frames(n: int = 3) -> None:
-    for _ in range(n):
-        await asyncio.sleep(1 / 30)
-
-
 def shot(name: str) -> str:
-    made = Path(Window.screenshot(name=str(OUT / f"{name}.png")))
-    target = OUT / f"{name}.png"
-    made.rename(target)
-    return str(target)
-
-
-def bbox(widget: Any) -> list[int]:
-    """Widget box in screenshot pixels (origin top-left)."""
-    x, y = widget.to_window(*widget.pos)
-    w, h = widget.size
-    return [int(x), int(Window.height - y - h), int(x + w), int(Window.height - y)]
+    return save_shot(OUT, name)
 
 
 async def type_keys(text: str, enter: bool = True) -> None:
-    for ch in text:
-        Window.dispatch("on_textinput", ch)
-        await asyncio.sleep(0)
-    if enter:
-        Window.dispatch("on_key_down", 13, 40, None, [])
-        Window.dispatch("on_key_up", 13, 40)
-    await frames(2)
-
-
-async def focus(widget: Any) -> None:
-    widget.focus = True
-    await frames(2)
+    await window.type_keys(text, enter, per_key=True, settle=2)
 
 
 async def scenario(app: HandheldApp, services: Services, book: FakeBook) -> None:
