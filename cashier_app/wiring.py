@@ -18,13 +18,13 @@ from typing import Any
 from cashier_app.adapters.checkouts import TillCheckouts
 from cashier_app.adapters.events import StoreTicketEvents
 from cashier_app.adapters.server import (
-    POINTS_PER_YUAN,
     ServerCustomers,
     ServerRefunds,
     ServerShifts,
     ServerTerminal,
     ServerTopUps,
 )
+from cashier_app.adapters.settings import TillSettingsCache
 from cashier_app.adapters.sync import TillSync, handheld_keys
 from cashier_app.codes import SignedTicketReader
 from cashier_app.printer import ReceiptPrinter, from_env
@@ -47,6 +47,7 @@ class Till:
     sync: TillSync
     checkouts: TillCheckouts
     customers: ServerCustomers
+    settings: TillSettingsCache | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -55,11 +56,12 @@ class Till:
 def build(
     data_dir: str | Path,
     printer: ReceiptPrinter | None = None,
-    points_per_yuan: int = POINTS_PER_YUAN,
+    points_per_yuan: int | None = None,
     **sync_options: Any,
 ) -> Till:
     """Everything a till keeping its data in ``data_dir`` needs. ``printer`` defaults to the one
-    ``FT_RECEIPT_PRINTER`` names; ``sync_options`` go to ``TillSync`` (backoff, flush_every, ping
+    ``FT_RECEIPT_PRINTER`` names; ``points_per_yuan`` fixes the points value instead of the store's setting
+    the server gives; ``sync_options`` go to ``TillSync`` (backoff, flush_every, ping
     settings) for tests and tools."""
     data_dir = Path(data_dir)
     store = DeviceStore(data_dir)
@@ -67,12 +69,15 @@ def build(
     auth = StaffAuth(device)
     keys = handheld_keys(store)
     reader = SignedTicketReader(keys, names=store.names)
-    customers = ServerCustomers(auth, device, reader, keys, points_per_yuan)
+    settings = TillSettingsCache(device)
+    customers = ServerCustomers(
+        auth, device, reader, keys, settings.points_per_yuan if points_per_yuan is None else points_per_yuan
+    )
     printer = printer or from_env()
     checkouts = TillCheckouts(auth, device, keys, on_settled=printer or (lambda _settled, _text: None))
     events = StoreTicketEvents(store, names=lambda member_id: customers.names.get(member_id, ""))
     feed = ConnectionFeed()
-    sync = TillSync(device, events, checkouts, feed, keys, **sync_options)
+    sync = TillSync(device, events, checkouts, feed, keys, settings=settings, **sync_options)
 
     async def start_sync(_session: StaffSession) -> None:
         await sync.start()
@@ -100,9 +105,17 @@ def build(
         connection=feed,
         start_sync=start_sync,
         stop_sync=stop_sync,
+        till=settings.context,
     )
     return Till(
-        services=services, device=device, store=store, auth=auth, sync=sync, checkouts=checkouts, customers=customers
+        services=services,
+        device=device,
+        store=store,
+        auth=auth,
+        sync=sync,
+        checkouts=checkouts,
+        customers=customers,
+        settings=settings,
     )
 
 

@@ -280,4 +280,6 @@ class TillContext:
     device_id: uuid.UUID
     store_id: uuid.UUID
     refund_approval_limit: int = 50_000  # refunds above this many fen need a supervisor
+    points_per_yuan: int = 100  # points that pay one yuan when points are a tender
+    currency: str = "CNY"
     tender_kinds: tuple[TenderKind, ...] = field(default=("cash", "card", "wallet", "stored_value", "ecoin", "points"))

@@ -5,6 +5,7 @@ tenders (the server decides the split); refunds need the server."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,18 +80,29 @@ class RefundRow:
 
 
 class RefundPresenter(Observable):
-    def __init__(self, refunds: Refunds, auth: Authenticator, connection: ConnectionFeed, till: TillContext) -> None:
+    def __init__(
+        self,
+        refunds: Refunds,
+        auth: Authenticator,
+        connection: ConnectionFeed,
+        till: TillContext | Callable[[], TillContext],
+    ) -> None:
         super().__init__()
         self._refunds = refunds
         self._auth = auth
         self._connection = connection
-        self._till = till
+        self._rules = till if callable(till) else (lambda: till)
         self.sold: SoldCheckout | None = None
         self.chosen: dict[int, int] = {}  # line index -> qty
         self.done: RefundDone | None = None
         self.message = ""
         self.busy = False
         self._refund_id: uuid.UUID | None = None
+
+    @property
+    def _till(self) -> TillContext:
+        """The till's rules as the server last gave them (the refund limit changes on reconnect)."""
+        return self._rules()
 
     @property
     def unavailable(self) -> str:

@@ -11,7 +11,9 @@ are disabled with the reason shown.
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,9 @@ translator.add(
             "pay.nothing_left": "Nothing is left to pay; settle the checkout.",
             "pay.over_remaining": "{kind} can pay at most {amount}; only cash may be more than what is due.",
             "pay.over_balance": "The member has only {amount} of {kind}.",
+            "pay.points_not_whole": (
+                "At {rate} points per yuan, points pay in steps of {step}; change the points amount."
+            ),
             "pay.need_instrument": "Swipe the card or scan the customer's payment code.",
             "pay.approved": "{kind} {amount} approved {masked}",
             "pay.declined": "{kind} declined: {reason}. Ask for another card or tender.",
@@ -94,6 +99,7 @@ translator.add(
             "pay.nothing_left": "已无待付金额；请结账。",
             "pay.over_remaining": "{kind}最多可付 {amount}；只有现金可以多付找零。",
             "pay.over_balance": "会员的{kind}只有 {amount}。",
+            "pay.points_not_whole": "按每元 {rate} 积分计算，积分须以 {step} 为单位抵扣；请修改积分金额。",
             "pay.need_instrument": "请刷卡或扫描顾客的付款码。",
             "pay.approved": "{kind} {amount} 已成功 {masked}",
             "pay.declined": "{kind}被拒：{reason}。请换卡或换其他方式。",
@@ -153,14 +159,14 @@ class Payment(Observable):
         terminal: PaymentTerminal,
         checkouts: Checkouts,
         connection: ConnectionFeed,
-        till: TillContext,
+        till: TillContext | Callable[[], TillContext],
     ) -> None:
         super().__init__()
         self.basket = basket
         self._terminal = terminal
         self._checkouts = checkouts
         self._connection = connection
-        self._till = till
+        self._rules = till if callable(till) else (lambda: till)
         self.tenders: list[Tender] = []
         self.pending: PendingCharge | None = None
         self.checkout_id: uuid.UUID | None = None
@@ -170,6 +176,11 @@ class Payment(Observable):
         self.busy = False
         basket.observe(self.changed)
         connection.observe(lambda _state: self.changed())
+
+    @property
+    def _till(self) -> TillContext:
+        """The till's rules as the server last gave them (read afresh: they change on reconnect)."""
+        return self._rules()
 
     # --- figures ----------------------------------------------------------------------------------
 
@@ -222,6 +233,13 @@ class Payment(Observable):
                 return translator.tr("why.no_balance", kind=kind_name(kind))
         return ""
 
+    @property
+    def points_step(self) -> int:
+        """The smallest amount in fen that whole points pay at this store's points value (1 at 100 points
+        per yuan, 2 at 50)."""
+        rate = self._till.points_per_yuan
+        return 100 // math.gcd(100, rate) if rate > 0 else 1
+
     def _left_of(self, kind: TenderKind) -> int:
         member = self.basket.member
         spendable = (member.spendable(kind) if member else None) or 0
@@ -258,13 +276,18 @@ class Payment(Observable):
         if why := self.unavailable(kind):
             return self._fail_text(why)
         left = self._left_of(kind)
-        amount = self._amount(amount_text, min(left, self.remaining))
+        most = min(left, self.remaining)
+        if kind == "points":
+            most -= most % self.points_step  # as much as whole points can pay
+        amount = self._amount(amount_text, most)
         if amount is None:
             return self._fail("pay.amount_bad")
         if amount > self.remaining:
             return self._fail("pay.over_remaining", kind=kind_name(kind), amount=fmt(self.remaining))
         if amount > left:
             return self._fail("pay.over_balance", kind=kind_name(kind), amount=fmt(left))
+        if kind == "points" and amount % self.points_step:
+            return self._fail("pay.points_not_whole", step=fmt(self.points_step), rate=self._till.points_per_yuan)
         self.tenders.append(Tender(new_id(), kind, amount))
         self.message = ""
         self.changed()
