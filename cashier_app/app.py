@@ -133,7 +133,7 @@ class CashierApp(App):  # type: ignore[misc]
             self.basket = Basket(s.reader, s.customers, s.connection)
             self.payment = Payment(self.basket, s.terminal, s.checkouts, s.connection, till)
             self.queue = TicketQueue(s.events)
-            self.shift = ShiftPresenter(s.shifts, s.connection)
+            self.shift = ShiftPresenter(s.shifts, s.connection, s.print_report)
             self.refunds = RefundPresenter(s.refunds, s.auth, s.connection, till)
             self.top_up = TopUpPresenter(s.customers, s.top_ups, s.connection)
             self.checkout_screen = CheckoutScreen(

@@ -20,6 +20,7 @@ from cashier_app.presenters.ports import (
 )
 from client_common.connection import ConnectionFeed
 from client_common.presenters.ports import Authenticator, EnrolledDevice, Enroller, StaffSession
+from protocol.payments import ShiftReport
 
 
 async def _nothing(_session: StaffSession | None = None) -> None:
@@ -48,6 +49,8 @@ class Services:
     # Start syncing (websocket, outbox, ticket events) once someone is signed in; stop on sign-out.
     start_sync: Callable[[StaffSession], Awaitable[None]] = _nothing
     stop_sync: Callable[[], Awaitable[None]] = _nothing
+    # Prints an X or Z report on the receipt printer; None when the till has no printer.
+    print_report: Callable[[ShiftReport], None] | None = None
 
     @property
     def prefs_path(self) -> Path:

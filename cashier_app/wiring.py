@@ -29,11 +29,15 @@ from cashier_app.adapters.sync import TillSync, handheld_keys
 from cashier_app.codes import SignedTicketReader
 from cashier_app.printer import ReceiptPrinter, from_env
 from cashier_app.services import Services
+from cashier_app.shift_report import ReportHeader
 from client_common.adapters.identity import Device, Enrollment
 from client_common.adapters.staff import StaffAuth
 from client_common.connection import ConnectionFeed
+from client_common.i18n import translator
 from client_common.presenters.ports import StaffSession
 from client_common.store import DeviceStore
+from protocol.paper import COLUMNS_58MM
+from protocol.payments import ShiftReport
 
 
 @dataclass
@@ -74,7 +78,13 @@ def build(
         auth, device, reader, keys, settings.points_per_yuan if points_per_yuan is None else points_per_yuan
     )
     printer = printer or from_env()
-    checkouts = TillCheckouts(auth, device, keys, on_settled=printer or (lambda _settled, _text: None))
+    checkouts = TillCheckouts(
+        auth,
+        device,
+        keys,
+        on_settled=printer or (lambda _settled, _text: None),
+        narrow=printer is not None and printer.columns == COLUMNS_58MM,
+    )
     events = StoreTicketEvents(store, names=lambda member_id: customers.names.get(member_id, ""))
     feed = ConnectionFeed()
     sync = TillSync(device, events, checkouts, feed, keys, settings=settings, **sync_options)
@@ -89,6 +99,19 @@ def build(
     def till_id() -> Any:
         identity = device.identity
         return identity.device_id if identity else None
+
+    def print_report(report: ShiftReport) -> None:
+        assert printer is not None
+        rules, identity, session = settings.current, device.identity, auth.session
+        language = translator.language
+        store = (rules.store_name_zh if language == "zh" else rules.store_name_en) if rules else ""
+        header = ReportHeader(
+            store=store or (identity.store_code if identity else ""),
+            till=identity.label if identity else "",
+            cashier=session.name if session else "",
+            timezone=rules.timezone if rules else "",
+        )
+        printer.print_report(report, language, header)
 
     services = Services(
         data_dir=data_dir,
@@ -106,6 +129,7 @@ def build(
         start_sync=start_sync,
         stop_sync=stop_sync,
         till=settings.context,
+        print_report=print_report if printer is not None else None,
     )
     return Till(
         services=services,

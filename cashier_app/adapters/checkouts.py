@@ -91,8 +91,10 @@ class TillCheckouts(StaffCalls):
         device: Device,
         keys: PublicKeys,
         on_settled: Callable[[Settled, str], None] = lambda _settled, _text: None,
+        narrow: bool = False,
     ) -> None:
         super().__init__(auth)
+        self._narrow = narrow  # a 58 mm printer gets the server's 58 mm layout
         self._device = device
         self._store = device.store
         self._keys = keys
@@ -109,7 +111,7 @@ class TillCheckouts(StaffCalls):
             await scanned.upload(self._device, self._keys, qrs)
         result = await self.call("POST", "/checkouts", CheckoutResult, body=wire_request(request))
         settled = self._settled(result, request.tenders)
-        self._on_settled(settled, result.receipt_text)
+        self._on_settled(settled, (result.receipt_text_58 if self._narrow else "") or result.receipt_text)
         return settled
 
     def _settled(self, result: CheckoutResult, tenders: tuple[Tender, ...]) -> Settled:
