@@ -52,6 +52,9 @@ from protocol.tickets import Ticket
 
 T = TypeVar("T")
 
+TERMINAL = "terminal:"
+"""A refund share's reference when the card was charged on a standalone terminal (given back there)."""
+
 POINTS_PER_YUAN = 100
 """Points that pay one yuan, as the server's ``FT_POINTS_PER_YUAN`` default: what the till assumes until
 it has read the store's settings (``GET /api/device/till-settings``); the server decides when paying."""
@@ -298,7 +301,14 @@ class ServerRefunds(StaffCalls):
         to: dict[PaymentTenderKind, int] = {}
         for t in done.tenders:
             to[t.kind] = to.get(t.kind, 0) + t.amount
-        return RefundDone(done.id, done.amount, tuple(to.items()), points_reversed=done.points_reversed)
+        on_terminal = tuple(
+            (t.refund_ref.removeprefix(TERMINAL), t.amount)
+            for t in done.tenders
+            if t.refund_ref and t.refund_ref.startswith(TERMINAL)
+        )
+        return RefundDone(
+            done.id, done.amount, tuple(to.items()), points_reversed=done.points_reversed, on_terminal=on_terminal
+        )
 
 
 def shift_info(shift: Shift) -> ShiftInfo:

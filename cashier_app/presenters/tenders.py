@@ -5,13 +5,16 @@ fen; one cash tender, and only cash may be more than what is due (the rest is ch
 and member balances pay at most what remains. A card or wallet payment gets its id *before* the first
 attempt; when the answer is lost the same id is asked again, never charged with a new one.
 
-Offline: cash settles tickets read from their QR codes into the outbox; tenders that need the server
-are disabled with the reason shown.
+Offline: tickets read from their QR codes settle into the outbox with cash, or with a card charged on
+the standalone card terminal (the cashier keys in the approval code it printed and the card's last four
+digits; nothing is charged through the server); tenders that need the server are disabled with the
+reason shown.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from protocol.ids import new_id
 from protocol.payments import TenderKind
 
 PROVIDER: tuple[TenderKind, ...] = ("card", "wallet")
+TERMINAL_REF = re.compile(r"[A-Za-z0-9-]{4,32}")  # as the checkout's ``terminal_ref`` accepts
 MEMBER: tuple[TenderKind, ...] = ("stored_value", "ecoin", "points")
 
 translator.add(
@@ -80,6 +84,13 @@ translator.add(
             "why.paid_up": "Nothing is left to pay.",
             "why.not_here": "Not taken at this till.",
             "why.offline_provider": "Offline: card and wallet payments go through the server. Take cash.",
+            "why.offline_wallet": "Offline: wallet payments need the server. Take cash or a card on the card terminal.",
+            "pay.terminal_hint": "Offline · card terminal: approval code and last 4, e.g. 123456 4242",
+            "pay.instrument_hint": "Card number or customer's payment code",
+            "pay.terminal_bad": (
+                "Type the approval code the card terminal printed and the card's last four digits, e.g. 123456 4242."
+            ),
+            "pay.terminal_taken": "Card on the terminal {amount} (approval {ref}, {masked}) recorded.",
             "why.offline_member": "Offline: balances can only be spent with the server. Take cash.",
             "why.no_member": "Needs a member: scan the member's code.",
             "why.no_balance": "The member has no {kind} to spend.",
@@ -121,6 +132,11 @@ translator.add(
             "why.paid_up": "已无待付金额。",
             "why.not_here": "本收银台不收此方式。",
             "why.offline_provider": "离线：银行卡和移动支付需经服务器。请收现金。",
+            "why.offline_wallet": "离线：移动支付需要服务器。请收现金或在刷卡机上刷卡。",
+            "pay.terminal_hint": "离线 · 刷卡机：授权码和卡号后四位，如 123456 4242",
+            "pay.instrument_hint": "银行卡号或顾客付款码",
+            "pay.terminal_bad": "请输入刷卡机打印的授权码和卡号后四位，如 123456 4242。",
+            "pay.terminal_taken": "刷卡机银行卡 {amount}（授权码 {ref}，{masked}）已记录。",
             "why.offline_member": "离线：余额只能在联网时使用。请收现金。",
             "why.no_member": "需要会员：请扫会员码。",
             "why.no_balance": "会员没有可用的{kind}。",
@@ -221,8 +237,9 @@ class Payment(Observable):
         online = self._connection.state.online
         if not online and not self.basket.all_from_codes:
             return translator.tr("why.not_from_codes")
-        if kind in PROVIDER and not online:
-            return translator.tr("why.offline_provider")
+        if kind == "wallet" and not online:
+            return translator.tr("why.offline_wallet")
+        # offline, "card" is the standalone card terminal (``add_terminal_card``)
         if kind in MEMBER:
             if not online:
                 return translator.tr("why.offline_member")
@@ -293,10 +310,39 @@ class Payment(Observable):
         self.changed()
         return True
 
+    @property
+    def instrument_hint(self) -> str:
+        """What the card field asks for: the card or payment code online, the terminal's approval offline."""
+        return translator.tr("pay.instrument_hint" if self._connection.state.online else "pay.terminal_hint")
+
+    def add_terminal_card(self, approval_text: str, amount_text: str = "") -> bool:
+        """A card charged on the standalone card terminal (offline, or whenever the provider cannot be
+        used): ``approval_text`` is the approval code the terminal printed and the card's last four digits,
+        e.g. ``123456 4242``. Nothing is charged here; the server records it when the checkout reaches it."""
+        if why := self.unavailable("card"):
+            return self._fail_text(why)
+        parts = approval_text.replace("/", " ").split()
+        if len(parts) != 2 or not TERMINAL_REF.fullmatch(parts[0]) or not (len(parts[1]) == 4 and parts[1].isdigit()):
+            return self._fail("pay.terminal_bad")
+        ref, last4 = parts[0].upper(), parts[1]
+        amount = self._amount(amount_text, self.remaining)
+        if amount is None:
+            return self._fail("pay.amount_bad")
+        if amount > self.remaining:
+            return self._fail("pay.over_remaining", kind=kind_name("card"), amount=fmt(self.remaining))
+        masked = f"**** {last4}"
+        self.tenders.append(Tender(new_id(), "card", amount, masked=masked, terminal_ref=ref))
+        self.message = translator.tr("pay.terminal_taken", amount=fmt(amount), ref=ref, masked=masked)
+        self.changed()
+        return True
+
     async def take_card(self, kind: TenderKind, instrument: str, amount_text: str = "") -> bool:
-        """Charge a card or wallet through the provider for ``amount_text`` (empty: what remains)."""
+        """Charge a card or wallet through the provider for ``amount_text`` (empty: what remains).
+        Offline a card is the standalone terminal's: ``instrument`` is its approval code and last four."""
         if kind not in PROVIDER:
             raise ValueError(f"{kind} does not go through the payment provider")
+        if kind == "card" and not self._connection.state.online:
+            return self.add_terminal_card(instrument, amount_text)
         if self.pending is not None:
             return self._fail("pay.pending_first", kind=kind_name(self.pending.kind))
         if why := self.unavailable(kind):
@@ -359,7 +405,7 @@ class Payment(Observable):
         tender = next((t for t in self.tenders if t.id == tender_id), None)
         if tender is None:
             return
-        if tender.kind in PROVIDER:
+        if tender.kind in PROVIDER and not tender.terminal_ref:  # a keyed terminal approval may be corrected
             self._fail("pay.keep_card", kind=kind_name(tender.kind))
             return
         self.tenders.remove(tender)
@@ -371,8 +417,8 @@ class Payment(Observable):
     def _offline_problem(self) -> str:
         if not self.basket.all_from_codes:
             return translator.tr("why.not_from_codes")
-        if any(t.kind != "cash" for t in self.tenders):
-            kinds = {t.kind for t in self.tenders if t.kind != "cash"}
+        if not all(t.offline_ok for t in self.tenders):
+            kinds = {t.kind for t in self.tenders if not t.offline_ok}
             return translator.tr("why.offline_provider" if kinds & set(PROVIDER) else "why.offline_member")
         return ""
 
@@ -441,7 +487,7 @@ class Payment(Observable):
         rows = []
         for t in self.tenders:
             label = kind_name(t.kind) + (f" {t.masked}" if t.masked else "")
-            rows.append(TenderRow(t.id, label, fmt(t.amount), t.kind not in PROVIDER))
+            rows.append(TenderRow(t.id, label, fmt(t.amount), t.kind not in PROVIDER or bool(t.terminal_ref)))
         return rows
 
     @property

@@ -49,6 +49,7 @@ from protocol.checkout import (
 from protocol.members import PurchaseLine
 from protocol.payments import Payment
 from protocol.tickets import Ticket
+from protocol.till import TillCodes
 from server import audit, events
 from server.auth.guards import Caller
 from server.checkout import receipt, rules
@@ -69,6 +70,9 @@ from server.tickets.service import first_difference
 log = logging.getLogger(__name__)
 
 LEDGER_KIND = {"points": "points", "ecoin": "e_coin", "stored_value": "stored_value"}
+
+TERMINAL_PREFIX = "terminal:"
+"""A tender's payment reference when the card was charged on a standalone terminal (refunded there too)."""
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,9 @@ def _check_tenders(
                 status=409,
                 details={"tender_id": str(t.id)},
             )
-        if rules.needs_token(t.kind) and not t.token:
+        if t.terminal_ref is not None or t.last4 is not None:
+            _check_terminal(t, who)
+        elif rules.needs_token(t.kind) and not t.token:
             raise AppError(
                 CheckoutCodes.TENDER_NEEDS_TOKEN,
                 f"The {t.kind} tender needs the card read by the terminal or the customer's payment code.",
@@ -292,11 +298,30 @@ def _check_tenders(
     return rules.settle_tenders(total, [rules.Tender(t.id, t.kind, t.amount) for t in req.tenders])
 
 
+def _check_terminal(t: TenderRequest, who: Who) -> None:
+    """A card approved on a standalone terminal: a till's card tender with both the approval code and
+    the last four digits."""
+    if t.kind != "card" or who.mode != "till":
+        raise AppError(
+            TillCodes.TERMINAL_APPROVAL_NOT_CARD,
+            "Only a card paid at a till's standalone card terminal carries a terminal approval code.",
+            details={"tender_id": str(t.id), "kind": t.kind},
+        )
+    if not t.terminal_ref or not t.last4:
+        raise AppError(
+            TillCodes.TERMINAL_APPROVAL_BAD,
+            "A card paid on the standalone terminal needs the approval code it printed and the card's last four "
+            "digits.",
+            details={"tender_id": str(t.id)},
+        )
+
+
 async def _charge(conn: asyncpg.Connection, who: Who, req: CheckoutRequest, pay: Payments) -> dict[uuid.UUID, Payment]:
-    """Charge every card and wallet tender once; refuse unless all are approved."""
+    """Charge every card and wallet tender once; refuse unless all are approved. A card approved on a
+    standalone terminal was charged there and is not charged again."""
     charges: dict[uuid.UUID, Payment] = {}
     for t in req.tenders:
-        if t.kind not in PROVIDER_TENDERS:
+        if t.kind not in PROVIDER_TENDERS or t.terminal_ref is not None:
             continue
         p = await payments.charge_once(
             conn,
@@ -493,6 +518,15 @@ async def _record_in_shift(
 
 
 def _tender_result(s: rules.SettledTender, t: TenderRequest, p: Payment | None) -> TenderResult:
+    if t.terminal_ref is not None:  # charged on the standalone terminal: its approval code is the reference
+        return TenderResult(
+            id=s.id,
+            kind=s.kind,
+            tendered=s.tendered,
+            applied=s.applied,
+            payment_ref=TERMINAL_PREFIX + t.terminal_ref,
+            masked=f"**** {t.last4}",
+        )
     return TenderResult(
         id=s.id,
         kind=s.kind,
