@@ -46,7 +46,7 @@ from protocol.checkout import (
     TenderRequest,
     TenderResult,
 )
-from protocol.members import PurchaseLine
+from protocol.members import AllowanceSpend, PurchaseLine
 from protocol.payments import Payment
 from protocol.tickets import Ticket
 from protocol.till import TillCodes
@@ -56,6 +56,7 @@ from server.checkout import receipt, rules
 from server.checkout import repository as repo
 from server.checkout.config import CheckoutConfig
 from server.errors import AppError, Conflict, NotFound
+from server.ledger import allowance
 from server.ledger import service as ledger
 from server.ledger.posting import derived_id
 from server.loyalty import service as loyalty
@@ -556,6 +557,10 @@ async def _spend_member_balances(
     expires = datetime.now(UTC) + timedelta(minutes=config.hold_minutes)
     for t in spent:
         amount = config.points_for(t.amount) if t.kind == "points" else t.amount
+        if t.allowance_id is not None:  # spent offline from what the server granted this till
+            await _spend_allowance(conn, who, req, t, member_id, amount)
+            refs[t.id] = str(t.allowance_id)
+            continue
         hold_id = derived_id(t.id, "checkout-hold")
         await ledger.hold(
             conn,
@@ -572,6 +577,38 @@ async def _spend_member_balances(
         await ledger.capture(conn, hold_id, reference=f"checkout:{req.id}")
         refs[t.id] = str(hold_id)
     return refs
+
+
+async def _spend_allowance(
+    conn: asyncpg.Connection,
+    who: Who,
+    req: CheckoutRequest,
+    t: TenderRequest,
+    member_id: uuid.UUID,
+    amount: int,
+) -> None:
+    """Capture ``amount`` (ledger units) from the till's own allowance for this member and kind. The spend
+    id is derived from the tender id, so a replay never takes it twice; beyond what is left is refused
+    (``capture_exceeds_hold``) and the checkout with it."""
+    assert t.allowance_id is not None
+    row = await ledger.locked_hold(conn, t.allowance_id)
+    if who.device_id is None or row["device_id"] != who.device_id or not row["reference"].startswith("allowance:"):
+        raise NotFound("allowance", t.allowance_id)
+    if row["member_id"] != member_id or row["kind"] != LEDGER_KIND[t.kind]:
+        raise AppError(
+            TillCodes.ALLOWANCE_NOT_FOR_TENDER,
+            f"That offline allowance is not for this member's {t.kind.replace('_', ' ')}; pay this tender another way.",
+            status=409,
+            details={"tender_id": str(t.id), "allowance_id": str(t.allowance_id)},
+        )
+    await allowance.spend(
+        conn,
+        allowance_id=t.allowance_id,
+        device_id=who.device_id,
+        request=AllowanceSpend(
+            spend_id=derived_id(t.id, "allowance-spend"), amount=amount, reference=f"checkout:{req.id}"
+        ),
+    )
 
 
 async def purchase_lines(conn: asyncpg.Connection, paid: Sequence[Ticket]) -> list[tuple[Ticket, int, PurchaseLine]]:
