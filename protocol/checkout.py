@@ -99,6 +99,11 @@ class CheckoutRequest(msgspec.Struct, kw_only=True, frozen=True):
 
     ``expected_total`` is the total the station showed the customer; when given, a different server
     total (a ticket changed meanwhile) is refused rather than charged.
+
+    ``settled_offline_at_ms`` says the till already took the money while the network was down (its
+    outbox replays the checkout): a refusal for a conflict then also records an exception for the
+    manager, named in the refusal's ``details["exception"]`` (see ``protocol.exceptions``). It is not
+    part of the checkout's content: a replay with or without it is the same checkout.
     """
 
     id: uuid.UUID
@@ -107,6 +112,7 @@ class CheckoutRequest(msgspec.Struct, kw_only=True, frozen=True):
     member_id: uuid.UUID | None = None
     currency: str = "CNY"
     expected_total: Fen | None = None
+    settled_offline_at_ms: int | None = None
 
 
 class TenderResult(msgspec.Struct, kw_only=True, frozen=True):

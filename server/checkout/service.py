@@ -183,8 +183,11 @@ async def settle(
 def _replay(stored: asyncpg.Record, who: Who, req: CheckoutRequest) -> CheckoutResult:
     if stored["store_id"] != who.store_id:
         raise Conflict("This checkout id is already used; make a new checkout.", CheckoutCodes.CHECKOUT_ID_REUSED)
-    before = msgspec.json.decode(stored["request"])
-    field = first_difference(before, msgspec.to_builtins(req))
+    before, now = msgspec.json.decode(stored["request"]), msgspec.to_builtins(req)
+    for meta in ("settled_offline_at_ms",):  # when the till took the money is not the checkout's content
+        before.pop(meta, None)
+        now.pop(meta, None)
+    field = first_difference(before, now)
     if field is not None:
         raise Conflict(
             f"This checkout was already settled with a different {field}; start a new checkout for other tickets "
