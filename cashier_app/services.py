@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cashier_app.presenters.exceptions import ExceptionQueue
 from cashier_app.presenters.ports import (
     Checkouts,
     Customers,
@@ -48,6 +49,8 @@ class Services:
     # Start syncing (websocket, outbox, ticket events) once someone is signed in; stop on sign-out.
     start_sync: Callable[[StaffSession], Awaitable[None]] = _nothing
     stop_sync: Callable[[], Awaitable[None]] = _nothing
+    # The store's exception queue for a supervisor at the till (no screen for it when None).
+    exceptions: ExceptionQueue | None = None
 
     @property
     def prefs_path(self) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 
 from cashier_app.adapters.checkouts import TillCheckouts
 from cashier_app.adapters.events import StoreTicketEvents
+from cashier_app.adapters.exceptions import ServerExceptions
 from cashier_app.adapters.server import (
     POINTS_PER_YUAN,
     ServerCustomers,
@@ -100,6 +101,7 @@ def build(
         connection=feed,
         start_sync=start_sync,
         stop_sync=stop_sync,
+        exceptions=ServerExceptions(auth),
     )
     return Till(
         services=services, device=device, store=store, auth=auth, sync=sync, checkouts=checkouts, customers=customers
