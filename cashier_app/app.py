@@ -18,6 +18,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from cashier_app.presenters.banner import offline_banner
 from cashier_app.presenters.basket import Basket
 from cashier_app.presenters.exceptions import ExceptionsPresenter
+from cashier_app.presenters.ports import TillContext
 from cashier_app.presenters.queue import TicketQueue
 from cashier_app.presenters.receipt import receipt_view
 from cashier_app.presenters.refunds import RefundPresenter
@@ -127,12 +128,15 @@ class CashierApp(App):  # type: ignore[misc]
             self.prefs.server_url = self.enrollment.server_url
             prefs_file.save(s.prefs_path, self.prefs)
         if self.basket is None:
-            till = s.till(device)
+
+            def till() -> TillContext:  # the store's rules as last read from the server
+                return s.till(device)
+
             self.till_label = device.label
             self.basket = Basket(s.reader, s.customers, s.connection)
             self.payment = Payment(self.basket, s.terminal, s.checkouts, s.connection, till)
             self.queue = TicketQueue(s.events)
-            self.shift = ShiftPresenter(s.shifts, s.connection)
+            self.shift = ShiftPresenter(s.shifts, s.connection, s.print_report)
             self.refunds = RefundPresenter(s.refunds, s.auth, s.connection, till)
             self.top_up = TopUpPresenter(s.customers, s.top_ups, s.connection)
             self.checkout_screen = CheckoutScreen(

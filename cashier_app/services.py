@@ -21,6 +21,7 @@ from cashier_app.presenters.ports import (
 )
 from client_common.connection import ConnectionFeed
 from client_common.presenters.ports import Authenticator, EnrolledDevice, Enroller, StaffSession
+from protocol.payments import ShiftReport
 
 
 async def _nothing(_session: StaffSession | None = None) -> None:
@@ -51,6 +52,8 @@ class Services:
     stop_sync: Callable[[], Awaitable[None]] = _nothing
     # The store's exception queue for a supervisor at the till (no screen for it when None).
     exceptions: ExceptionQueue | None = None
+    # Prints an X or Z report on the receipt printer; None when the till has no printer.
+    print_report: Callable[[ShiftReport], None] | None = None
 
     @property
     def prefs_path(self) -> Path:

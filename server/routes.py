@@ -21,6 +21,7 @@ from server.shifts.controller import ShiftsController
 from server.staff.controller import StaffController
 from server.sync.controller import upload_commands
 from server.tickets.controller import TicketController
+from server.till.controller import TillDeviceController
 from server.ws.endpoint import stream
 
 ROUTES: list[Any] = [
@@ -50,4 +51,5 @@ ROUTES: list[Any] = [
     AdminPagesController,
     admin_static,
     ExceptionsController,
+    TillDeviceController,
 ]

@@ -5,7 +5,8 @@ Online: tickets read from their QR codes are uploaded first (a replay when the s
 the checkout is sent with the id the presenter made before the first attempt, so a retry after a lost
 answer is a replay. The till signs the receipt QR with its own key over the payload the server answered.
 
-Offline (cash for QR-scanned tickets only, the presenter's rule): the whole request, with the scanned
+Offline (QR-scanned tickets paid in cash, on the standalone card terminal or from a granted allowance;
+the presenter's rule): the whole request, with the scanned
 QR texts, is written to the ``till_checkout`` table in the device store before the receipt is shown,
 and the receipt QR is signed here with a provisional receipt number. ``flush()`` replays the waiting
 ones in order when the link is back: upload the tickets from their codes, then ``POST /checkouts`` with
@@ -81,7 +82,18 @@ def wire_request(request: SettleRequest) -> CheckoutRequest:
     return CheckoutRequest(
         id=request.checkout_id,
         ticket_ids=[t.id for t in request.tickets],
-        tenders=[TenderRequest(id=t.id, kind=t.kind, amount=t.amount, token=t.token or None) for t in request.tenders],
+        tenders=[
+            TenderRequest(
+                id=t.id,
+                kind=t.kind,
+                amount=t.amount,
+                token=t.token or None,
+                terminal_ref=t.terminal_ref or None,
+                last4=t.masked[-4:] if t.terminal_ref else None,
+                allowance_id=t.allowance_id,
+            )
+            for t in request.tenders
+        ],
         member_id=request.member_id,
         expected_total=request.total,
     )
@@ -100,8 +112,10 @@ class TillCheckouts(StaffCalls):
         device: Device,
         keys: PublicKeys,
         on_settled: Callable[[Settled, str], None] = lambda _settled, _text: None,
+        narrow: bool = False,
     ) -> None:
         super().__init__(auth)
+        self._narrow = narrow  # a 58 mm printer gets the server's 58 mm layout
         self._device = device
         self._store = device.store
         self._keys = keys
@@ -118,7 +132,7 @@ class TillCheckouts(StaffCalls):
             await scanned.upload(self._device, self._keys, qrs)
         result = await self.call("POST", "/checkouts", CheckoutResult, body=wire_request(request))
         settled = self._settled(result, request.tenders)
-        self._on_settled(settled, result.receipt_text)
+        self._on_settled(settled, (result.receipt_text_58 if self._narrow else "") or result.receipt_text)
         return settled
 
     def _settled(self, result: CheckoutResult, tenders: tuple[Tender, ...]) -> Settled:
@@ -148,8 +162,11 @@ class TillCheckouts(StaffCalls):
     # --- offline ------------------------------------------------------------------------------------
 
     def queue(self, request: SettleRequest) -> Settled:
-        if any(not t.qr for t in request.tickets) or any(t.kind != "cash" for t in request.tenders):
-            raise ValueError("only cash checkouts of tickets scanned from their QR codes wait in the outbox")
+        if any(not t.qr for t in request.tickets) or not all(t.offline_ok for t in request.tenders):
+            raise ValueError(
+                "only checkouts of tickets scanned from their QR codes, paid in cash, on the card terminal or "
+                "from a granted allowance, wait in the outbox"
+            )
         me = self._identity()
         existing = self._row(request.checkout_id)
         if existing is not None:  # the same checkout again (a retry): keep what was written

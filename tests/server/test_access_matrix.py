@@ -204,3 +204,26 @@ async def test_another_stores_objects_answer_not_found_to_every_allowed_reader(
                 wrong.append(f"GET {endpoint.path} as {who.name}: {r.status_code} {r.text[:120]}")
     assert checked >= 5
     assert not wrong, "\n".join(wrong)
+
+
+async def test_a_till_reads_its_own_stores_settings_and_allowances_with_its_device_token(
+    client: AsyncTestClient[Any], demo: DemoInfo, conn: asyncpg.Connection
+) -> None:
+    from server.checkout.config import CheckoutConfig
+
+    _, till = await activate_device(conn, "Till 1")
+    _, handheld = await activate_device(conn, "Handheld Apple 1")
+    r = await client.get("/api/device/till-settings", headers={"Authorization": f"Device {till}"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["store_id"] == str(demo.store_id)
+    assert (body["currency"], body["points_per_yuan"], body["refund_approval_limit"]) == ("CNY", 100, 50_000)
+    client.app.state.checkout_config = CheckoutConfig(points_per_yuan=50, refund_approval_limit=1_000)
+    r = await client.get("/api/device/till-settings", headers={"Authorization": f"Device {till}"})
+    assert (r.json()["points_per_yuan"], r.json()["refund_approval_limit"]) == (50, 1_000)
+    r = await client.get("/api/device/till-allowances", headers={"Authorization": f"Device {till}"})
+    assert r.status_code == 200
+    assert r.json() == {"allowances": []}
+    for path in ("/api/device/till-settings", "/api/device/till-allowances"):
+        r = await client.get(path, headers={"Authorization": f"Device {handheld}"})
+        assert r.status_code == 403, "a handheld has no till rules"
