@@ -272,6 +272,7 @@ class ServerRefunds(StaffCalls):
                     qty=line.qty,
                     refundable_qty=line.qty - line.returned,
                     line_total=line.line_total,
+                    ticket_state=line.ticket_state,
                 )
                 for line in found.lines
             ),

@@ -192,6 +192,7 @@ class SoldLine:
     qty: int  # sold
     refundable_qty: int  # sold minus already returned
     line_total: int
+    ticket_state: str = "paid"  # of the line's ticket: paid, released, partly_refunded, refunded
 
 
 @dataclass(frozen=True)

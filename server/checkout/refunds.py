@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -200,6 +200,7 @@ async def _refund_locked(
                 "tenders": [{"kind": s.kind, "amount": s.amount, "to": s.to} for s in shares],
             },
         )
+        await _new_states(conn, who, req.checkout_id, lines)  # last: takes the store's ticket lock
     return result
 
 
@@ -220,7 +221,15 @@ async def _plan(
                 details={"ticket_id": str(tid)},
             )
         if tid not in loaded:
-            loaded[tid] = await tickets.get_ticket(conn, who.store_id, tid)
+            loaded[tid] = t = await tickets.get_ticket(conn, who.store_id, tid)
+            # by the units returned, not the state: a ticket refunded before states existed is refused too
+            if refund_state(t, returned) == "refunded":
+                raise Conflict(
+                    f"Ticket {t.number} was already refunded in full; nothing of it can come back again.",
+                    CheckoutCodes.TICKET_REFUNDED,
+                    ticket_id=str(t.id),
+                    number=t.number,
+                )
         return loaded[tid]
 
     for tid in req.ticket_ids:
@@ -251,6 +260,22 @@ async def _plan(
         amount = rules.line_refund_amount(line.line_total, line.qty, returned.get((tid, line_no), 0), qty)
         out.append(_Line(t, line_no, qty, amount, in_checkout[tid]["counter_id"]))
     return out
+
+
+def refund_state(ticket: Ticket, returned: Mapping[tuple[uuid.UUID, int], int]) -> tickets.RefundState | None:
+    """The ticket's state by the units of its lines returned so far (None when nothing came back)."""
+    back = [min(returned.get((ticket.id, ln.line_no), 0), ln.qty) for ln in ticket.lines]
+    if not any(back):
+        return None
+    return "refunded" if all(b == ln.qty for b, ln in zip(back, ticket.lines, strict=True)) else "partly_refunded"
+
+
+async def _new_states(conn: asyncpg.Connection, who: Who, checkout_id: uuid.UUID, lines: Sequence[_Line]) -> None:
+    """Tickets whose state this refund changes move to partly_refunded or refunded (with their events)."""
+    returned = await repo.returned_qty(conn, checkout_id)  # this refund's lines are already written
+    touched = {ln.ticket.id: ln.ticket for ln in lines}
+    states = {tid: refund_state(t, returned) for tid, t in touched.items()}
+    await tickets.mark_refunded(conn, who.store_id, {tid: st for tid, st in states.items() if st is not None})
 
 
 async def _approval(
@@ -431,6 +456,7 @@ async def for_refund(
                     qty=ln.qty,
                     returned=returned.get((t.id, ln.line_no), 0),
                     line_total=ln.line_total,
+                    ticket_state=t.state,
                 )
             )
     tender_rows = await conn.fetch(repo.TENDERS, checkout_id)

@@ -240,6 +240,7 @@ class FakeRefunds:
     def __init__(self) -> None:
         self.calls: list[tuple[uuid.UUID, uuid.UUID, tuple[RefundLine, ...], str, Approval | None]] = []
         self.reachable = True
+        self.refuse: Refused | None = None
 
     async def find(self, receipt: str) -> SoldCheckout:
         if receipt in ("R-0001", "FTR1:RECEIPT0001"):
@@ -257,6 +258,8 @@ class FakeRefunds:
         self.calls.append((refund_id, checkout_id, lines, reason, approval))
         if not self.reachable:
             raise Unreachable()
+        if self.refuse is not None:
+            raise self.refuse
         amount = 0
         for line in lines:
             sold = next(s for s in SOLD.lines if (s.ticket_id, s.line_no) == (line.ticket_id, line.line_no))
