@@ -279,4 +279,5 @@ class RefundResult(msgspec.Struct, kw_only=True, frozen=True):
     approved_by: uuid.UUID | None = None
     points_reversed: int = 0
     refunded_at_ms: int = 0
+    e_coin_reversed: int = 0  # campaign e-coin the sale earned, taken back in proportion
     replayed: bool = False

@@ -298,7 +298,13 @@ class ServerRefunds(StaffCalls):
         to: dict[PaymentTenderKind, int] = {}
         for t in done.tenders:
             to[t.kind] = to.get(t.kind, 0) + t.amount
-        return RefundDone(done.id, done.amount, tuple(to.items()), points_reversed=done.points_reversed)
+        return RefundDone(
+            done.id,
+            done.amount,
+            tuple(to.items()),
+            points_reversed=done.points_reversed,
+            e_coin_reversed=done.e_coin_reversed,
+        )
 
 
 def shift_info(shift: Shift) -> ShiftInfo:

@@ -223,6 +223,7 @@ class RefundDone:
     amount: int
     to: tuple[tuple[TenderKind, int], ...]  # which tenders the money goes back to, and how much
     points_reversed: int = 0
+    e_coin_reversed: int = 0  # fen of campaign e-coin the sale earned, taken back
 
 
 class Refunds(Protocol):

@@ -37,6 +37,7 @@ translator.add(
             "refund.not_supervisor": "{name} is not a supervisor; ask a supervisor to approve.",
             "refund.done": "Refunded {amount}: {to}.",
             "refund.points": "{points} points taken back.",
+            "refund.e_coin": "{amount} e-coin taken back.",
             "refund.line": "{number} · {name} ×{qty}",
             "refund.submit": "Refund",
             "refund.state.partly_refunded": "partly refunded",
@@ -57,6 +58,7 @@ translator.add(
             "refund.not_supervisor": "{name} 不是主管；请主管批准。",
             "refund.done": "已退款 {amount}：{to}。",
             "refund.points": "扣回积分 {points}。",
+            "refund.e_coin": "扣回电子币 {amount}。",
             "refund.line": "{number} · {name} ×{qty}",
             "refund.submit": "退款",
             "refund.state.partly_refunded": "部分退款",
@@ -224,6 +226,8 @@ class RefundPresenter(Observable):
         text = translator.tr("refund.done", amount=fmt(done.amount), to=to)
         if done.points_reversed:
             text += " " + translator.tr("refund.points", points=done.points_reversed)
+        if done.e_coin_reversed:
+            text += " " + translator.tr("refund.e_coin", amount=fmt(done.e_coin_reversed))
         self._say_text(text, ok=True)
         return done
 

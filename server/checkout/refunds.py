@@ -147,8 +147,8 @@ async def _refund_locked(
     async with conn.transaction():
         await conn.fetchrow(repo.LOCK_CHECKOUT, req.checkout_id)
         await _member_refunds(conn, req, config, shares, by_id)
-        points = await _reverse_earning(conn, who, req, checkout, in_checkout, lines)
-        result = msgspec.structs.replace(result, points_reversed=points)
+        points, e_coin = await _reverse_earning(conn, who, req, checkout, in_checkout, lines)
+        result = msgspec.structs.replace(result, points_reversed=points, e_coin_reversed=e_coin)
         await conn.execute(
             repo.INSERT_REFUND,
             req.id,
@@ -405,17 +405,18 @@ async def _reverse_earning(
     checkout: asyncpg.Record,
     in_checkout: dict[uuid.UUID, asyncpg.Record],
     lines: Sequence[_Line],
-) -> int:
-    """Take back the points earned on the returned lines (a new ledger movement)."""
+) -> tuple[int, int]:
+    """Take back the points earned on the returned lines and the campaign e-coin the sale earned, in
+    proportion (one new ledger movement). Returns (points, e-coin) taken back."""
     if checkout["member_id"] is None:
-        return 0
+        return 0, 0
     paid = [await tickets.get_ticket(conn, who.store_id, r["ticket_id"]) for r in in_checkout.values()]
     numbers = {(t.id, line_no): pl.line_no for t, line_no, pl in await purchase_lines(conn, paid)}
     returned = [
         ReturnedLine(line_no=numbers[(ln.ticket.id, ln.line_no)], amount=ln.amount) for ln in lines if ln.amount > 0
     ]
     if not returned:
-        return 0
+        return 0, 0
     reversed_ = await loyalty.reverse_for_refund(
         conn,
         movement_id=derived_id(req.id, "reverse-earning"),
@@ -424,7 +425,7 @@ async def _reverse_earning(
         lines=returned,
         staff_id=who.staff_id,
     )
-    return reversed_.points
+    return reversed_.points, reversed_.e_coin
 
 
 async def for_refund(

@@ -155,3 +155,12 @@ async def test_a_ticket_already_refunded_in_full_is_said_in_the_tills_language()
         assert p.message == "该小票已全额退款，不能再退。"
     finally:
         translator.set_language("en")
+
+
+async def test_the_done_message_says_the_points_and_ecoin_taken_back() -> None:
+    p, fake = refunds()
+    await p.find("R-0001")
+    p.toggle(2)
+    fake.reversed = (10, 500)
+    assert await p.refund() is not None
+    assert p.message == "Refunded ¥10.00: Cash ¥10.00. 10 points taken back. ¥5.00 e-coin taken back."

@@ -197,3 +197,27 @@ async def test_refunds_stay_in_their_store_and_checkout(
     with pytest.raises(AppError) as info:
         await refunds.refund(conn, elsewhere, refund_req(paid, ticket_ids=[t.id]), pay, CONFIG, settings)
     assert info.value.code == Codes.NOT_FOUND
+
+
+async def test_campaign_ecoin_earned_by_the_sale_comes_back_off_in_proportion(
+    conn: asyncpg.Connection, shop: Shop, pay: Payments, settings: Settings
+) -> None:
+    member = shop.members["QR-ZM-0001"]
+    t = await shop.issue(conn, member_id=member, lines=2)  # above the demo campaign's ¥2,000: 100.00 e-coin
+    ecoin_before = await balance(conn, member, "e_coin")
+    paid = await service.settle(conn, shop.who(), checkout([t], tender("card", t.total)), pay, CONFIG)
+    earned = await balance(conn, member, "e_coin") - ecoin_before
+    assert earned == 10_000
+    first = t.lines[0]
+    part = await refunds.refund(
+        conn,
+        shop.who(),
+        refund_req(paid, lines=[RefundLineRequest(ticket_id=t.id, line_no=first.line_no, qty=1)]),
+        pay,
+        CONFIG,
+        settings,
+    )
+    assert part.e_coin_reversed == earned * first.line_total // t.total
+    rest = await refunds.refund(conn, shop.who(), refund_req(paid, ticket_ids=[t.id]), pay, CONFIG, settings)
+    assert part.e_coin_reversed + rest.e_coin_reversed == earned
+    assert await balance(conn, member, "e_coin") == ecoin_before
