@@ -20,7 +20,7 @@ import msgspec
 
 from protocol.money import Minor
 from protocol.receipts import ReceiptPayload, ReceiptTicket
-from protocol.tickets import Fen, Ticket
+from protocol.tickets import Fen, Ticket, TicketState
 
 TenderKind = Literal["cash", "card", "wallet", "stored_value", "ecoin", "points"]
 
@@ -76,6 +76,7 @@ class CheckoutCodes:
     APPROVAL_REFUSED = "supervisor_approval_refused"
     SHIFT_REQUIRED = "open_shift_required"
     POINTS_NOT_WHOLE = "points_amount_not_whole"
+    TICKET_REFUNDED = "ticket_already_refunded"  # details: ticket_id, number
 
 
 # --- checkout ---------------------------------------------------------------------------------------
@@ -255,6 +256,7 @@ class RefundableLine(msgspec.Struct, kw_only=True, frozen=True):
     qty: int
     returned: int
     line_total: Fen
+    ticket_state: TicketState = "paid"  # paid, released, partly_refunded or refunded
 
 
 class CheckoutForRefund(msgspec.Struct, kw_only=True, frozen=True):
@@ -294,4 +296,5 @@ class RefundResult(msgspec.Struct, kw_only=True, frozen=True):
     approved_by: uuid.UUID | None = None
     points_reversed: int = 0
     refunded_at_ms: int = 0
+    e_coin_reversed: int = 0  # campaign e-coin the sale earned, taken back in proportion
     replayed: bool = False

@@ -223,7 +223,7 @@ def _check_open(found: Sequence[Ticket], checkout_id: uuid.UUID) -> None:
     for t in found:
         if t.state == "issued":
             continue
-        if t.state in ("paid", "released"):
+        if t.state in ("paid", "released", "partly_refunded", "refunded"):
             raise Conflict(
                 f"Ticket {t.number} is already paid by another checkout; take it off this one.",
                 CheckoutCodes.TICKET_ALREADY_IN_CHECKOUT,

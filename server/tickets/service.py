@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
@@ -22,6 +22,13 @@ from server import events
 from server.auth.guards import DeviceCaller
 from server.errors import AppError, Conflict, Forbidden, NotFound
 from server.tickets import repository as repo
+
+RefundState = Literal["partly_refunded", "refunded"]
+
+
+RELEASABLE = ("paid", "partly_refunded")
+REFUNDABLE = ("paid", "released", "partly_refunded")
+"""States a refund may move on from (to ``partly_refunded`` or ``refunded``)."""
 
 
 @dataclass(frozen=True)
@@ -306,10 +313,11 @@ async def release(conn: asyncpg.Connection, device: DeviceCaller, cmd: ReleaseTi
     if device.kind != "handheld":
         raise Forbidden("Goods are released at the counter, from its handheld.")
     ticket = await _ticket_in_store(conn, device.store_id, cmd.ticket_id)
-    if ticket.state != "paid":
+    # A ticket partly refunded before its goods were handed over still releases the rest of them.
+    if ticket.state not in RELEASABLE or ticket.released:
         raise wrong_state(ticket, "released")
-    await conn.execute(repo.SET_STATE, ticket.id, "released")
-    ticket = msgspec.structs.replace(ticket, state="released")
+    await conn.execute(repo.SET_RELEASED, ticket.id)
+    ticket = msgspec.structs.replace(ticket, state="released", released=True)
     return Outcome(ticket, await events.append(conn, device.store_id, "ticket_released", ticket))
 
 
@@ -367,6 +375,34 @@ async def mark_paid(
     for ticket in paid:
         await events.append(conn, store_id, "ticket_paid", ticket)
     return paid
+
+
+async def mark_refunded(
+    conn: asyncpg.Connection, store_id: uuid.UUID, states: Mapping[uuid.UUID, RefundState]
+) -> list[Ticket]:
+    """Move paid tickets to ``partly_refunded`` or ``refunded`` after a refund of their lines, appending
+    ``ticket_partly_refunded`` / ``ticket_refunded`` events, in the refund's transaction. A ticket already
+    in the wanted state is left alone (a further partial refund changes no state). Call it last in the
+    transaction: it takes the store's ticket lock (held to commit)."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("mark_refunded must run inside the refund's transaction")
+    await events.lock_store(conn, store_id)
+    rows = {r["id"]: r for r in await conn.fetch(repo.GET_MANY_FOR_UPDATE, sorted(states))}
+    changed = []
+    for tid in sorted(states):
+        row, wanted = rows.get(tid), states[tid]
+        if row is None or row["store_id"] != store_id:
+            raise NotFound("ticket", tid)
+        if row["state"] == wanted:
+            continue
+        if row["state"] not in REFUNDABLE:
+            raise wrong_state(row, wanted)
+        await conn.execute(repo.SET_STATE, tid, wanted)
+        (ticket,) = await repo.with_lines(conn, [row])
+        ticket = msgspec.structs.replace(ticket, state=wanted)
+        await events.append(conn, store_id, f"ticket_{wanted}", ticket)
+        changed.append(ticket)
+    return changed
 
 
 # --- staff reads -----------------------------------------------------------------------------------
