@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cashier_app.presenters.exceptions import ExceptionQueue
 from cashier_app.presenters.ports import (
     Checkouts,
     Customers,
@@ -49,6 +50,8 @@ class Services:
     # Start syncing (websocket, outbox, ticket events) once someone is signed in; stop on sign-out.
     start_sync: Callable[[StaffSession], Awaitable[None]] = _nothing
     stop_sync: Callable[[], Awaitable[None]] = _nothing
+    # The store's exception queue for a supervisor at the till (no screen for it when None).
+    exceptions: ExceptionQueue | None = None
     # Prints an X or Z report on the receipt printer; None when the till has no printer.
     print_report: Callable[[ShiftReport], None] | None = None
 

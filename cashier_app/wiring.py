@@ -17,6 +17,7 @@ from typing import Any
 
 from cashier_app.adapters.checkouts import TillCheckouts
 from cashier_app.adapters.events import StoreTicketEvents
+from cashier_app.adapters.exceptions import ServerExceptions
 from cashier_app.adapters.server import (
     ServerCustomers,
     ServerRefunds,
@@ -128,6 +129,7 @@ def build(
         connection=feed,
         start_sync=start_sync,
         stop_sync=stop_sync,
+        exceptions=ServerExceptions(auth),
         till=settings.context,
         print_report=print_report if printer is not None else None,
     )

@@ -20,7 +20,7 @@ import msgspec
 
 from protocol.money import Minor
 from protocol.receipts import ReceiptPayload, ReceiptTicket
-from protocol.tickets import Fen, Ticket
+from protocol.tickets import Fen, Ticket, TicketState
 
 TenderKind = Literal["cash", "card", "wallet", "stored_value", "ecoin", "points"]
 
@@ -76,6 +76,7 @@ class CheckoutCodes:
     APPROVAL_REFUSED = "supervisor_approval_refused"
     SHIFT_REQUIRED = "open_shift_required"
     POINTS_NOT_WHOLE = "points_amount_not_whole"
+    TICKET_REFUNDED = "ticket_already_refunded"  # details: ticket_id, number
 
 
 # --- checkout ---------------------------------------------------------------------------------------
@@ -110,6 +111,11 @@ class CheckoutRequest(msgspec.Struct, kw_only=True, frozen=True):
 
     ``expected_total`` is the total the station showed the customer; when given, a different server
     total (a ticket changed meanwhile) is refused rather than charged.
+
+    ``settled_offline_at_ms`` says the till already took the money while the network was down (its
+    outbox replays the checkout): a refusal for a conflict then also records an exception for the
+    manager, named in the refusal's ``details["exception"]`` (see ``protocol.exceptions``). It is not
+    part of the checkout's content: a replay with or without it is the same checkout.
     """
 
     id: uuid.UUID
@@ -118,6 +124,7 @@ class CheckoutRequest(msgspec.Struct, kw_only=True, frozen=True):
     member_id: uuid.UUID | None = None
     currency: str = "CNY"
     expected_total: Fen | None = None
+    settled_offline_at_ms: int | None = None
 
 
 class TenderResult(msgspec.Struct, kw_only=True, frozen=True):
@@ -249,6 +256,7 @@ class RefundableLine(msgspec.Struct, kw_only=True, frozen=True):
     qty: int
     returned: int
     line_total: Fen
+    ticket_state: TicketState = "paid"  # paid, released, partly_refunded or refunded
 
 
 class CheckoutForRefund(msgspec.Struct, kw_only=True, frozen=True):
@@ -288,4 +296,5 @@ class RefundResult(msgspec.Struct, kw_only=True, frozen=True):
     approved_by: uuid.UUID | None = None
     points_reversed: int = 0
     refunded_at_ms: int = 0
+    e_coin_reversed: int = 0  # campaign e-coin the sale earned, taken back in proportion
     replayed: bool = False

@@ -9,6 +9,7 @@ from server.auth.controller import AuthController
 from server.catalog.controller import CatalogController
 from server.checkout.controller import CheckoutController, OneStopController, RefundController
 from server.devices.controller import DeviceController
+from server.exceptions.controller import ExceptionsController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
@@ -49,5 +50,6 @@ ROUTES: list[Any] = [
     AdminApiController,
     AdminPagesController,
     admin_static,
+    ExceptionsController,
     TillDeviceController,
 ]

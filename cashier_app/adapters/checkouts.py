@@ -12,7 +12,9 @@ and the receipt QR is signed here with a provisional receipt number. ``flush()``
 ones in order when the link is back: upload the tickets from their codes, then ``POST /checkouts`` with
 the same checkout id, so each applies exactly once whatever happens in between. A refusal (a ticket
 paid at another till meanwhile) leaves the checkout in a visible refused state with the server's
-sentence, and the rest flow on.
+sentence, and the rest flow on. The outbox marks each request ``settled_offline_at_ms``: refused for a
+conflict, the server records it as an exception for the manager, and the refused state says which one
+and the cash to give back.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import msgspec
 from cashier_app.adapters import scanned
 from cashier_app.adapters.server import StaffCalls
 from cashier_app.codes import offline_receipt_qr
+from cashier_app.presenters.exceptions import recorded_text
 from cashier_app.presenters.ports import Settled, SettleRequest, Tender
 from client_common.adapters.identity import Device, DeviceIdentity
 from client_common.adapters.staff import StaffAuth
@@ -94,6 +97,12 @@ def wire_request(request: SettleRequest) -> CheckoutRequest:
         member_id=request.member_id,
         expected_total=request.total,
     )
+
+
+def offline_request(request: SettleRequest) -> CheckoutRequest:
+    """The request as the outbox keeps it: marked settled offline, so a refusal for a conflict is
+    recorded by the server as an exception for the manager (see ``protocol.exceptions``)."""
+    return msgspec.structs.replace(wire_request(request), settled_offline_at_ms=int(time.time() * 1000))
 
 
 class TillCheckouts(StaffCalls):
@@ -177,7 +186,7 @@ class TillCheckouts(StaffCalls):
                     (
                         str(request.checkout_id),
                         seq,
-                        msgspec.json.encode(wire_request(request)),
+                        msgspec.json.encode(offline_request(request)),
                         msgspec.json.encode([t.qr for t in request.tickets]),
                         receipt_no,
                         receipt_qr,
@@ -248,15 +257,24 @@ class TillCheckouts(StaffCalls):
                     if exc.code in TRANSIENT:
                         break
                     log.info("offline checkout %s refused: %s", checkout_id, exc.code)
-                    self._mark(checkout_id, "refused", exc.code, exc.message)
+                    self._mark(checkout_id, "refused", exc.code, recorded_text(exc))
                     continue
                 done += 1
                 self._mark(checkout_id, "settled")
             return done
 
     async def _replay(self, request: CheckoutRequest, qrs: list[str]) -> CheckoutResult:
+        if request.settled_offline_at_ms is None:  # kept by an older version of the till
+            request = msgspec.structs.replace(request, settled_offline_at_ms=int(time.time() * 1000))
         if qrs:
-            await scanned.upload(self._device, self._keys, qrs)
+            try:
+                await scanned.upload(self._device, self._keys, qrs)
+            except Refused as exc:
+                if exc.code in TRANSIENT:
+                    raise
+                # The checkout is sent all the same: the money was taken, so the server must hear of it
+                # (it refuses it too and records it for the manager).
+                log.info("tickets of offline checkout %s refused: %s", request.id, exc.code)
         return await self.call("POST", "/checkouts", CheckoutResult, body=request)
 
     def _mark(self, checkout_id: str, state: str, code: str = "", message: str = "") -> None:

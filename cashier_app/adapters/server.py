@@ -276,6 +276,7 @@ class ServerRefunds(StaffCalls):
                     qty=line.qty,
                     refundable_qty=line.qty - line.returned,
                     line_total=line.line_total,
+                    ticket_state=line.ticket_state,
                 )
                 for line in found.lines
             ),
@@ -307,7 +308,12 @@ class ServerRefunds(StaffCalls):
             if t.refund_ref and t.refund_ref.startswith(TERMINAL)
         )
         return RefundDone(
-            done.id, done.amount, tuple(to.items()), points_reversed=done.points_reversed, on_terminal=on_terminal
+            done.id,
+            done.amount,
+            tuple(to.items()),
+            points_reversed=done.points_reversed,
+            e_coin_reversed=done.e_coin_reversed,
+            on_terminal=on_terminal,
         )
 
 

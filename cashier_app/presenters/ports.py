@@ -203,6 +203,7 @@ class SoldLine:
     qty: int  # sold
     refundable_qty: int  # sold minus already returned
     line_total: int
+    ticket_state: str = "paid"  # of the line's ticket: paid, released, partly_refunded, refunded
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class RefundDone:
     points_reversed: int = 0
     # card shares the cashier gives back on the standalone card terminal: (its approval code, fen)
     on_terminal: tuple[tuple[str, int], ...] = ()
+    e_coin_reversed: int = 0  # fen of campaign e-coin the sale earned, taken back
 
 
 class Refunds(Protocol):
