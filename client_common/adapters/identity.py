@@ -35,7 +35,7 @@ def port_error(exc: ApiError) -> Exception:
     """An API failure as the presenters know it: no answer, or the server's refusal with its sentence."""
     if exc.code == NETWORK_UNAVAILABLE:
         return Unreachable(exc.body.message)
-    return Refused(exc.code, exc.body.message)
+    return Refused(exc.code, exc.body.message, exc.body.details)
 
 
 class Device:

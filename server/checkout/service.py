@@ -9,12 +9,14 @@ The order of work, and why:
    transaction, keyed by the tender id made on the till: a retry after a timeout asks the provider
    instead of charging again. (The charge is committed on its own, outside our transaction, so the
    store's ticket lock is never held while a card terminal thinks.)
-4. One transaction: member balances reserved and captured, earning posted, shift, receipt and checkout
-   rows written; then, last, the store's event lock and the tickets (the lock order every ticket
-   writer uses), states checked again and the tickets marked paid (which appends the *paid* events the
-   handhelds and tills receive). The store lock serialises every ticket writer of the store until
-   commit, so as little as possible happens after it is taken. The unique index on settled
-   ``checkout_ticket`` rows makes a concurrent checkout of the same ticket wait for this one and fail.
+4. One transaction, in the lock order every ticket writer uses (``server.events``): the checkout id's
+   and the member's advisory keys; the tickets ``FOR UPDATE`` in id order, their states checked again
+   (a concurrent checkout of the same ticket waits here and then finds it paid); member balances
+   reserved and captured, earning posted, shift, receipt and checkout rows written; the tickets marked
+   paid and their sales facts written; and last the store's event counter, taken only to append the
+   *paid* events the handhelds and tills receive, then the commit. Checkouts of one store therefore
+   do their work side by side and queue only for that append. The unique index on settled
+   ``checkout_ticket`` rows stays as a safety net.
 5. If step 4 is refused for good (a ticket paid meanwhile by another checkout, a balance spent
    elsewhere), the card and wallet charges of this attempt are given back through the provider.
 """
@@ -46,15 +48,17 @@ from protocol.checkout import (
     TenderRequest,
     TenderResult,
 )
-from protocol.members import PurchaseLine
+from protocol.members import AllowanceSpend, PurchaseLine
 from protocol.payments import Payment
 from protocol.tickets import Ticket
-from server import audit, events
+from protocol.till import TillCodes
+from server import audit
 from server.auth.guards import Caller
 from server.checkout import receipt, rules
 from server.checkout import repository as repo
 from server.checkout.config import CheckoutConfig
 from server.errors import AppError, Conflict, NotFound
+from server.ledger import allowance
 from server.ledger import service as ledger
 from server.ledger.posting import derived_id
 from server.loyalty import service as loyalty
@@ -64,11 +68,15 @@ from server.payments import service as payments
 from server.payments.provider import PaymentProvider
 from server.shifts import service as shifts
 from server.tickets import service as tickets
+from server.tickets.repository import ticket_from
 from server.tickets.service import first_difference
 
 log = logging.getLogger(__name__)
 
 LEDGER_KIND = {"points": "points", "ecoin": "e_coin", "stored_value": "stored_value"}
+
+TERMINAL_PREFIX = "terminal:"
+"""A tender's payment reference when the card was charged on a standalone terminal (refunded there too)."""
 
 
 @dataclass(frozen=True)
@@ -161,11 +169,13 @@ async def settle(
     charges = await _charge(conn, who, req, pay)
     try:
         async with conn.transaction():
+            await conn.execute(repo.LOCK_CHECKOUT_KEYS, req.id, member_id)
+            rows = await conn.fetch(repo.LOCK_TICKETS, req.ticket_ids, req.id)
             # The same checkout sent twice at once: the first one may have settled it meanwhile.
-            await conn.execute(repo.LOCK_CHECKOUT_ID, req.id)
-            stored = await conn.fetchrow(repo.GET_CHECKOUT, req.id)
+            stored = await conn.fetchrow(repo.GET_CHECKOUT, req.id) if rows and rows[0]["settled"] else None
             if stored is None:
-                result = await _settle_in_transaction(conn, who, req, config, found, member_id, settled, charges)
+                now = _still_open(who, req, found, member_id, rows)
+                result = await _settle_in_transaction(conn, who, req, config, now, member_id, settled, charges)
     except AppError:
         await _give_back_charges(conn, who, req, pay, charges)
         raise
@@ -183,8 +193,11 @@ async def settle(
 def _replay(stored: asyncpg.Record, who: Who, req: CheckoutRequest) -> CheckoutResult:
     if stored["store_id"] != who.store_id:
         raise Conflict("This checkout id is already used; make a new checkout.", CheckoutCodes.CHECKOUT_ID_REUSED)
-    before = msgspec.json.decode(stored["request"])
-    field = first_difference(before, msgspec.to_builtins(req))
+    before, now = msgspec.json.decode(stored["request"]), msgspec.to_builtins(req)
+    for meta in ("settled_offline_at_ms",):  # when the till took the money is not the checkout's content
+        before.pop(meta, None)
+        now.pop(meta, None)
+    field = first_difference(before, now)
     if field is not None:
         raise Conflict(
             f"This checkout was already settled with a different {field}; start a new checkout for other tickets "
@@ -215,7 +228,7 @@ def _check_open(found: Sequence[Ticket], checkout_id: uuid.UUID) -> None:
     for t in found:
         if t.state == "issued":
             continue
-        if t.state in ("paid", "released"):
+        if t.state in ("paid", "released", "partly_refunded", "refunded"):
             raise Conflict(
                 f"Ticket {t.number} is already paid by another checkout; take it off this one.",
                 CheckoutCodes.TICKET_ALREADY_IN_CHECKOUT,
@@ -277,7 +290,9 @@ def _check_tenders(
                 status=409,
                 details={"tender_id": str(t.id)},
             )
-        if rules.needs_token(t.kind) and not t.token:
+        if t.terminal_ref is not None or t.last4 is not None:
+            _check_terminal(t, who)
+        elif rules.needs_token(t.kind) and not t.token:
             raise AppError(
                 CheckoutCodes.TENDER_NEEDS_TOKEN,
                 f"The {t.kind} tender needs the card read by the terminal or the customer's payment code.",
@@ -292,11 +307,30 @@ def _check_tenders(
     return rules.settle_tenders(total, [rules.Tender(t.id, t.kind, t.amount) for t in req.tenders])
 
 
+def _check_terminal(t: TenderRequest, who: Who) -> None:
+    """A card approved on a standalone terminal: a till's card tender with both the approval code and
+    the last four digits."""
+    if t.kind != "card" or who.mode != "till":
+        raise AppError(
+            TillCodes.TERMINAL_APPROVAL_NOT_CARD,
+            "Only a card paid at a till's standalone card terminal carries a terminal approval code.",
+            details={"tender_id": str(t.id), "kind": t.kind},
+        )
+    if not t.terminal_ref or not t.last4:
+        raise AppError(
+            TillCodes.TERMINAL_APPROVAL_BAD,
+            "A card paid on the standalone terminal needs the approval code it printed and the card's last four "
+            "digits.",
+            details={"tender_id": str(t.id)},
+        )
+
+
 async def _charge(conn: asyncpg.Connection, who: Who, req: CheckoutRequest, pay: Payments) -> dict[uuid.UUID, Payment]:
-    """Charge every card and wallet tender once; refuse unless all are approved."""
+    """Charge every card and wallet tender once; refuse unless all are approved. A card approved on a
+    standalone terminal was charged there and is not charged again."""
     charges: dict[uuid.UUID, Payment] = {}
     for t in req.tenders:
-        if t.kind not in PROVIDER_TENDERS:
+        if t.kind not in PROVIDER_TENDERS or t.terminal_ref is not None:
             continue
         p = await payments.charge_once(
             conn,
@@ -370,11 +404,9 @@ async def _settle_in_transaction(
     charges: dict[uuid.UUID, Payment],
 ) -> CheckoutResult:
     total = sum(t.total for t in found)
-    if member_id is not None:
-        await conn.execute(repo.LOCK_CHECKOUT_MEMBER, member_id)
     by_id = {t.id: t for t in req.tenders}
     ledger_refs = await _spend_member_balances(conn, who, req, config, member_id, found)
-    paid = found  # as read before the transaction; checked again under the store lock at the end
+    paid = found  # locked and checked again at the start of the transaction
     points = 0
     if member_id is not None:
         points = await _earn(conn, who, req, member_id, paid)
@@ -442,26 +474,29 @@ async def _settle_in_transaction(
             "tenders": [{"kind": s.kind, "applied": s.applied, "change": s.change} for s in settled],
         },
     )
-    await _mark_paid(conn, who, req, found, member_id)
+    await tickets.mark_paid(conn, who.store_id, req.ticket_ids, req.id, checked=found)
     return result
 
 
-async def _mark_paid(
-    conn: asyncpg.Connection, who: Who, req: CheckoutRequest, found: Sequence[Ticket], member_id: uuid.UUID | None
-) -> None:
-    """Last in the transaction: take the store's ticket lock (held to commit), read the tickets again,
-    refuse if any changed since they were read, and mark them paid."""
-    await events.lock_store(conn, who.store_id)
-    now = [await tickets.get_ticket(conn, who.store_id, tid) for tid in req.ticket_ids]
+def _still_open(
+    who: Who, req: CheckoutRequest, found: Sequence[Ticket], member_id: uuid.UUID | None, rows: Sequence[asyncpg.Record]
+) -> list[Ticket]:
+    """The tickets as locked at the start of the settling transaction: refused if any was paid, voided
+    or given to another member since they were read (lines and totals never change after issue)."""
+    locked = {r["id"]: r for r in rows}
+    now = []
+    for t in found:
+        row = locked.get(t.id)
+        if row is None or row["store_id"] != who.store_id:
+            raise NotFound("ticket", t.id)
+        now.append(ticket_from(row, t.lines))
     _check_open(now, req.id)
-    if _member_of(now, req.member_id) != member_id or [(t.total, t.lines) for t in now] != [
-        (t.total, t.lines) for t in found
-    ]:
+    if _member_of(now, req.member_id) != member_id or [t.total for t in now] != [t.total for t in found]:
         raise Conflict(
             "These tickets changed while the payment was taken; scan the customer again.",
             CheckoutCodes.TOTAL_CHANGED,
         )
-    await tickets.mark_paid(conn, who.store_id, req.ticket_ids, req.id)
+    return now
 
 
 async def _record_in_shift(
@@ -493,6 +528,15 @@ async def _record_in_shift(
 
 
 def _tender_result(s: rules.SettledTender, t: TenderRequest, p: Payment | None) -> TenderResult:
+    if t.terminal_ref is not None:  # charged on the standalone terminal: its approval code is the reference
+        return TenderResult(
+            id=s.id,
+            kind=s.kind,
+            tendered=s.tendered,
+            applied=s.applied,
+            payment_ref=TERMINAL_PREFIX + t.terminal_ref,
+            masked=f"**** {t.last4}",
+        )
     return TenderResult(
         id=s.id,
         kind=s.kind,
@@ -522,6 +566,10 @@ async def _spend_member_balances(
     expires = datetime.now(UTC) + timedelta(minutes=config.hold_minutes)
     for t in spent:
         amount = config.points_for(t.amount) if t.kind == "points" else t.amount
+        if t.allowance_id is not None:  # spent offline from what the server granted this till
+            await _spend_allowance(conn, who, req, t, member_id, amount)
+            refs[t.id] = str(t.allowance_id)
+            continue
         hold_id = derived_id(t.id, "checkout-hold")
         await ledger.hold(
             conn,
@@ -538,6 +586,38 @@ async def _spend_member_balances(
         await ledger.capture(conn, hold_id, reference=f"checkout:{req.id}")
         refs[t.id] = str(hold_id)
     return refs
+
+
+async def _spend_allowance(
+    conn: asyncpg.Connection,
+    who: Who,
+    req: CheckoutRequest,
+    t: TenderRequest,
+    member_id: uuid.UUID,
+    amount: int,
+) -> None:
+    """Capture ``amount`` (ledger units) from the till's own allowance for this member and kind. The spend
+    id is derived from the tender id, so a replay never takes it twice; beyond what is left is refused
+    (``capture_exceeds_hold``) and the checkout with it."""
+    assert t.allowance_id is not None
+    row = await ledger.locked_hold(conn, t.allowance_id)
+    if who.device_id is None or row["device_id"] != who.device_id or not row["reference"].startswith("allowance:"):
+        raise NotFound("allowance", t.allowance_id)
+    if row["member_id"] != member_id or row["kind"] != LEDGER_KIND[t.kind]:
+        raise AppError(
+            TillCodes.ALLOWANCE_NOT_FOR_TENDER,
+            f"That offline allowance is not for this member's {t.kind.replace('_', ' ')}; pay this tender another way.",
+            status=409,
+            details={"tender_id": str(t.id), "allowance_id": str(t.allowance_id)},
+        )
+    await allowance.spend(
+        conn,
+        allowance_id=t.allowance_id,
+        device_id=who.device_id,
+        request=AllowanceSpend(
+            spend_id=derived_id(t.id, "allowance-spend"), amount=amount, reference=f"checkout:{req.id}"
+        ),
+    )
 
 
 async def purchase_lines(conn: asyncpg.Connection, paid: Sequence[Ticket]) -> list[tuple[Ticket, int, PurchaseLine]]:

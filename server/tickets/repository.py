@@ -12,7 +12,7 @@ from protocol.tickets import Ticket, TicketLine
 
 TICKET_COLUMNS = """
 t.id, t.store_id, t.counter_id, t.device_id, t.staff_id, t.number, t.total, t.currency, t.member_id,
-t.state, t.issued_at_ms, t.business_day, t.checkout_id, t.issue_command_id
+t.state, t.issued_at_ms, t.business_day, t.checkout_id, t.issue_command_id, t.released_at IS NOT NULL AS released
 """
 
 GET = f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.id = $1"
@@ -56,6 +56,7 @@ SELECT business_day FROM t
 """
 
 SET_STATE = "UPDATE ticket SET state = $2, updated_at = now() WHERE id = $1"
+SET_RELEASED = "UPDATE ticket SET state = 'released', released_at = now(), updated_at = now() WHERE id = $1"
 SET_VOIDED = "UPDATE ticket SET state = 'voided', void_reason = $2, updated_at = now() WHERE id = $1"
 SET_MEMBER = "UPDATE ticket SET member_id = $2, updated_at = now() WHERE id = $1"
 SET_PAID = "UPDATE ticket SET state = 'paid', checkout_id = $2, updated_at = now() WHERE id = ANY($1::uuid[])"
@@ -70,8 +71,8 @@ WHERE t.state = 'issued'
        AT TIME ZONE s.timezone) <= $1
 """
 
-DUE_IN_STORE = """
-SELECT t.id FROM ticket t JOIN store s ON s.id = t.store_id
+DUE_IN_STORE = f"""
+SELECT {TICKET_COLUMNS} FROM ticket t JOIN store s ON s.id = t.store_id
 WHERE t.store_id = $1 AND t.state = 'issued'
   AND ((t.business_day + s.business_day_end
         + CASE WHEN s.business_day_end < time '12:00' THEN interval '1 day' ELSE interval '0' END)
@@ -114,6 +115,7 @@ def ticket_from(r: asyncpg.Record, lines: list[TicketLine]) -> Ticket:
         issued_at_ms=r["issued_at_ms"],
         business_day=r["business_day"].isoformat(),
         checkout_id=r["checkout_id"],
+        released=r["released"],
     )
 
 

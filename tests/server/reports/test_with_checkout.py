@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from protocol.checkout import RefundRequest
+from protocol.checkout import RefundLineRequest, RefundRequest
 from protocol.ids import new_id
 from server.checkout import refunds, service
 from server.checkout.service import Payments
@@ -38,3 +38,44 @@ async def test_a_settled_checkout_and_its_refund_reach_the_facts(
     assert await conn.fetchval("SELECT sum(amount) FROM sales_line_fact") == a.total
     assert await conn.fetchval("SELECT sum(amount) FROM sales_tender_fact") == a.total
     assert await conn.fetchval("SELECT sum(amount) FROM sales_member_day WHERE member_id = $1", member) == a.total
+
+
+async def test_refund_states_change_no_fact_a_line_refund_then_the_rest_nets_to_zero(
+    conn: asyncpg.Connection, shop: Shop, pay: Payments, settings: Settings
+) -> None:
+    member = next(iter(shop.members.values()))
+    t = await shop.issue(conn, "apple", member_id=member, lines=2, qty=2)
+    result = await service.settle(conn, shop.who(), checkout([t], tender("card", t.total), member_id=member), pay,
+                                  CONFIG)  # fmt: skip
+    line = RefundLineRequest(ticket_id=t.id, line_no=1, qty=1)
+    await refunds.refund(conn, shop.who(), RefundRequest(id=new_id(), checkout_id=result.id, lines=[line]), pay,
+                         CONFIG, settings)  # fmt: skip
+    assert await conn.fetchval("SELECT state FROM ticket WHERE id = $1", t.id) == "partly_refunded"
+    first_back = t.lines[0].line_total // 2
+    assert await conn.fetchval("SELECT sum(amount) FROM sales_ticket_fact") == t.total - first_back
+    await refunds.refund(conn, shop.who(), RefundRequest(id=new_id(), checkout_id=result.id, ticket_ids=[t.id]), pay,
+                         CONFIG, settings)  # fmt: skip
+    assert await conn.fetchval("SELECT state FROM ticket WHERE id = $1", t.id) == "refunded"
+    sums = await conn.fetchrow("SELECT sum(amount) AS amount, sum(tickets) AS tickets, count(*) FILTER"
+                               " (WHERE refund_id IS NULL) AS sales FROM sales_ticket_fact")  # fmt: skip
+    assert (sums["amount"], sums["tickets"], sums["sales"]) == (0, 1, 1)  # the sale once, its two refunds
+    assert await conn.fetchval("SELECT sum(qty) FROM sales_line_fact") == 0
+    assert await conn.fetchval("SELECT sum(amount) FROM sales_member_day WHERE member_id = $1", member) == 0
+    # a backfill (after a bulk load) finds the refunded ticket already counted
+    assert await conn.fetchval("SELECT analytics_backfill()") == 0
+    assert await conn.fetchval("SELECT sum(amount) FROM sales_ticket_fact") == 0
+
+
+async def test_a_ticket_loaded_already_refunded_is_counted_as_sold_by_the_backfill(
+    conn: asyncpg.Connection, shop: Shop, pay: Payments, settings: Settings
+) -> None:
+    t = await shop.issue(conn, "apple", lines=1)
+    result = await service.settle(conn, shop.who(), checkout([t], tender("cash", t.total)), pay, CONFIG)
+    await refunds.refund(conn, shop.who(), RefundRequest(id=new_id(), checkout_id=result.id, ticket_ids=[t.id]), pay,
+                         CONFIG, settings)  # fmt: skip
+    async with conn.transaction():  # as if the facts had never been written (a bulk load)
+        for table in ("sales_line_fact", "sales_ticket_fact", "sales_tender_fact"):
+            await conn.execute(f"DELETE FROM {table}")
+    assert await conn.fetchval("SELECT analytics_backfill()") == 1
+    assert await conn.fetchval("SELECT sum(amount) FROM sales_ticket_fact WHERE refund_id IS NULL") == t.total
+    assert await conn.fetchval("SELECT sum(amount) FROM sales_ticket_fact") == 0
