@@ -32,7 +32,7 @@ from cashier_app.adapters import scanned
 from cashier_app.adapters.server import StaffCalls
 from cashier_app.codes import offline_receipt_qr
 from cashier_app.presenters.exceptions import recorded_text
-from cashier_app.presenters.ports import Settled, SettleRequest, Tender
+from cashier_app.presenters.ports import TRY_AGAIN_LATER, Settled, SettleRequest, Tender
 from client_common.adapters.identity import Device, DeviceIdentity
 from client_common.adapters.staff import StaffAuth
 from client_common.connection import DeadLetter
@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS till_checkout (
 )
 """
 
-TRANSIENT = ("unauthenticated", "database_unavailable", "payment_provider_unavailable")
+TRANSIENT = TRY_AGAIN_LATER
 """Refusals that say "not now" rather than "never": the checkout stays waiting."""
 
 translator.add({"en": {"conn.what_checkout": "Checkout {number}"}, "zh": {"conn.what_checkout": "结账单 {number}"}})

@@ -181,6 +181,11 @@ class Settled:
     settled_at_ms: int = 0
 
 
+TRY_AGAIN_LATER = ("unauthenticated", "database_unavailable", "payment_provider_unavailable")
+"""Refusals that say "not now" rather than "never": nothing was decided, so the same checkout is sent again
+(an earlier attempt whose answer was lost may have settled it; only its id finds that out)."""
+
+
 class Checkouts(Protocol):
     async def settle(self, request: SettleRequest) -> Settled:
         """Settle online; a retry with the same checkout id is a replay."""

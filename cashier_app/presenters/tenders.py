@@ -22,6 +22,7 @@ from typing import Any
 
 from cashier_app.presenters.basket import Basket
 from cashier_app.presenters.ports import (
+    TRY_AGAIN_LATER,
     Charge,
     Checkouts,
     PaymentTerminal,
@@ -452,8 +453,10 @@ class Payment(Observable):
         try:
             return self._done(await self._checkouts.settle(request))
         except Refused as exc:
-            # Nothing was written (one transaction); the next attempt is a new checkout.
-            self.checkout_id = None
+            # Nothing was written (one transaction); the next attempt is a new checkout. But "not now" says
+            # nothing about an earlier attempt whose answer was lost: the retry keeps the id to find it.
+            if exc.code not in TRY_AGAIN_LATER:
+                self.checkout_id = None
             self._fail_text(exc.message)
             return None
         except Unreachable:

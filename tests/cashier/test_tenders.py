@@ -296,6 +296,25 @@ async def test_network_lost_with_a_card_tender_keeps_the_same_checkout_id_for_th
     assert settled.checkout_id == first, "a retry after a lost answer is a replay, never a second checkout"
 
 
+async def test_a_not_now_refusal_after_a_lost_answer_keeps_the_checkout_id_so_the_retry_is_a_replay() -> None:
+    till = await wang()
+    till.pay.add_cash()
+    till.checkouts.reachable = False  # the answer is lost: the server may have settled it
+    assert await till.pay.settle() is None
+    first = till.pay.checkout_id
+    assert first is not None
+    till.checkouts.reachable = True
+    till.checkouts.refuse = Refused("database_unavailable", "The database cannot be reached; try again shortly.")
+    assert await till.pay.settle() is None
+    assert till.pay.message == "The database cannot be reached; try again shortly."
+    assert till.pay.checkout_id == first, "a new id would settle the customer's tickets a second time, or refuse"
+    till.checkouts.refuse = None
+    settled = await till.pay.settle()
+    assert settled is not None
+    assert settled.checkout_id == first
+    assert [r.checkout_id for r in till.checkouts.settled] == [first]
+
+
 async def test_a_refused_checkout_shows_the_servers_sentence_and_starts_a_new_id() -> None:
     till = await wang()
     till.pay.add_cash()
