@@ -51,6 +51,8 @@ ON CONFLICT DO NOTHING
 """
 MOVE_SPEND = "UPDATE member_spend SET member_id = $2 WHERE member_id = $1"
 MOVE_EARNED = "UPDATE earned_purchase SET member_id = $2 WHERE member_id = $1"
+# Sales facts, members' days and service tasks: what member reports read (see migration 0009).
+MOVE_SALES_HISTORY = "SELECT analytics_move_member($1, $2)"
 COPY_NATIONAL_ID = """
 UPDATE member SET national_id_hash = $2, national_id_masked = $3 WHERE id = $1 AND national_id_hash IS NULL
 """

@@ -17,6 +17,7 @@ from protocol.errors import Codes
 from protocol.ids import new_id
 from protocol.members import Member, MemberCard, MemberCodes, MemberNew, MemberUpdate, MergeRequest
 from server.audit import record
+from server.checkout import repository as checkout_sql
 from server.errors import AppError, Conflict, NotFound
 from server.ledger import repository as ledger_sql
 from server.ledger.posting import (
@@ -273,7 +274,8 @@ async def merge(
     chain_wide: bool = False,
 ) -> Member:
     """Fold ``absorbed`` into ``survivor``: balances move by a merge movement, every old entry stays on
-    its account (the statement of the survivor shows them), cards and history follow. Refused while
+    its account (the statement of the survivor shows them), cards and history follow (spend, earned
+    purchases, and the sales facts and service tasks member reports read). Refused while
     the absorbed record has open holds. Repeating ``movement_id`` returns the survivor."""
     survivor_id, absorbed_id = request.survivor_id, request.absorbed_id
     if survivor_id == absorbed_id:
@@ -295,6 +297,9 @@ async def merge(
     if done is not None:
         return await get(conn, store_id, survivor_id, chain_wide=chain_wide)
     rows: dict[uuid.UUID, asyncpg.Record] = {}
+    for mid in sorted((survivor_id, absorbed_id), key=lambda u: u.bytes):
+        # a checkout of either member commits its sales facts before the history moves, or after the merge
+        await conn.execute(checkout_sql.LOCK_CHECKOUT_MEMBER, mid)
     for mid in sorted((survivor_id, absorbed_id), key=lambda u: u.bytes):  # lock in a fixed order
         locked = await conn.fetchrow(sql.MEMBER_FOR_UPDATE, mid)
         assert locked is not None
@@ -337,6 +342,7 @@ async def merge(
     await conn.execute(sql.COPY_STORES, absorbed_id, survivor_id)
     await conn.execute(sql.MOVE_SPEND, absorbed_id, survivor_id)
     await conn.execute(sql.MOVE_EARNED, absorbed_id, survivor_id)
+    await conn.execute(sql.MOVE_SALES_HISTORY, absorbed_id, survivor_id)
     if absorbed["national_id_hash"] is not None:
         await conn.execute(
             sql.COPY_NATIONAL_ID, survivor_id, absorbed["national_id_hash"], absorbed["national_id_masked"]
