@@ -134,13 +134,24 @@ class PaymentTerminal(Protocol):
 
 @dataclass(frozen=True)
 class Tender:
-    """A tender in the checkout: ``amount`` is what it pays, for cash what was handed over."""
+    """A tender in the checkout: ``amount`` is what it pays, for cash what was handed over.
+
+    ``terminal_ref``: a card charged on the standalone card terminal, with the approval code it printed
+    (``masked`` then holds the last four). ``allowance_id``: a balance spent from the offline allowance
+    the server granted this till."""
 
     id: uuid.UUID
     kind: TenderKind
     amount: int
     token: str = ""
     masked: str = ""
+    terminal_ref: str = ""
+    allowance_id: uuid.UUID | None = None
+
+    @property
+    def offline_ok(self) -> bool:
+        """Settles without the server: cash, a card on the standalone terminal, a granted allowance."""
+        return self.kind == "cash" or bool(self.terminal_ref) or self.allowance_id is not None
 
 
 @dataclass(frozen=True)
@@ -224,6 +235,8 @@ class RefundDone:
     to: tuple[tuple[TenderKind, int], ...]  # which tenders the money goes back to, and how much
     points_reversed: int = 0
     e_coin_reversed: int = 0  # fen of campaign e-coin the sale earned, taken back
+    # card shares the cashier gives back on the standalone card terminal: (its approval code, fen)
+    on_terminal: tuple[tuple[str, int], ...] = ()
 
 
 class Refunds(Protocol):
@@ -282,4 +295,6 @@ class TillContext:
     device_id: uuid.UUID
     store_id: uuid.UUID
     refund_approval_limit: int = 50_000  # refunds above this many fen need a supervisor
+    points_per_yuan: int = 100  # points that pay one yuan when points are a tender
+    currency: str = "CNY"
     tender_kinds: tuple[TenderKind, ...] = field(default=("cash", "card", "wallet", "stored_value", "ecoin", "points"))

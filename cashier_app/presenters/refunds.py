@@ -5,6 +5,7 @@ tenders (the server decides the split); refunds need the server."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,6 +39,7 @@ translator.add(
             "refund.done": "Refunded {amount}: {to}.",
             "refund.points": "{points} points taken back.",
             "refund.e_coin": "{amount} e-coin taken back.",
+            "refund.on_terminal": "Give {amount} back to the card on the card terminal (approval {ref}).",
             "refund.line": "{number} · {name} ×{qty}",
             "refund.submit": "Refund",
             "refund.state.partly_refunded": "partly refunded",
@@ -59,6 +61,7 @@ translator.add(
             "refund.done": "已退款 {amount}：{to}。",
             "refund.points": "扣回积分 {points}。",
             "refund.e_coin": "扣回电子币 {amount}。",
+            "refund.on_terminal": "请在刷卡机上向原卡退回 {amount}（原授权码 {ref}）。",
             "refund.line": "{number} · {name} ×{qty}",
             "refund.submit": "退款",
             "refund.state.partly_refunded": "部分退款",
@@ -109,18 +112,29 @@ class RefundRow:
 
 
 class RefundPresenter(Observable):
-    def __init__(self, refunds: Refunds, auth: Authenticator, connection: ConnectionFeed, till: TillContext) -> None:
+    def __init__(
+        self,
+        refunds: Refunds,
+        auth: Authenticator,
+        connection: ConnectionFeed,
+        till: TillContext | Callable[[], TillContext],
+    ) -> None:
         super().__init__()
         self._refunds = refunds
         self._auth = auth
         self._connection = connection
-        self._till = till
+        self._rules = till if callable(till) else (lambda: till)
         self.sold: SoldCheckout | None = None
         self.chosen: dict[int, int] = {}  # line index -> qty
         self.done: RefundDone | None = None
         self.message = ""
         self.busy = False
         self._refund_id: uuid.UUID | None = None
+
+    @property
+    def _till(self) -> TillContext:
+        """The till's rules as the server last gave them (the refund limit changes on reconnect)."""
+        return self._rules()
 
     @property
     def unavailable(self) -> str:
@@ -228,6 +242,8 @@ class RefundPresenter(Observable):
             text += " " + translator.tr("refund.points", points=done.points_reversed)
         if done.e_coin_reversed:
             text += " " + translator.tr("refund.e_coin", amount=fmt(done.e_coin_reversed))
+        for ref, amount in done.on_terminal:  # the card was charged on the standalone terminal: refund it there
+            text += " " + translator.tr("refund.on_terminal", amount=fmt(amount), ref=ref)
         self._say_text(text, ok=True)
         return done
 

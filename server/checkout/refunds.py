@@ -125,7 +125,7 @@ async def _refund_locked(
             "This refund gives cash back from the drawer: open a shift on this till first.",
             status=409,
         )
-    refs = await _provider_refunds(conn, who, req, pay, shares)
+    refs = await _provider_refunds(conn, who, req, pay, shares, by_id)
     result = RefundResult(
         id=req.id,
         checkout_id=req.checkout_id,
@@ -340,12 +340,23 @@ async def _count_failure(conn: asyncpg.Connection, row: asyncpg.Record, settings
 
 
 async def _provider_refunds(
-    conn: asyncpg.Connection, who: Who, req: RefundRequest, pay: Payments, shares: Sequence[rules.RefundShare]
+    conn: asyncpg.Connection,
+    who: Who,
+    req: RefundRequest,
+    pay: Payments,
+    shares: Sequence[rules.RefundShare],
+    tenders: dict[uuid.UUID, asyncpg.Record],
 ) -> dict[uuid.UUID, str]:
-    """Card and wallet shares back through the provider, each with its own stable refund id."""
+    """Card and wallet shares back through the provider, each with its own stable refund id. A card
+    charged on a standalone terminal is given back on that terminal by the cashier: its share keeps the
+    original approval reference (``terminal:<code>``) so the till says so."""
     refs: dict[uuid.UUID, str] = {}
     for s in shares:
         if s.to != "provider":
+            continue
+        ref = tenders[s.tender_id]["payment_ref"] or ""
+        if ref.startswith(service.TERMINAL_PREFIX):
+            refs[s.tender_id] = ref
             continue
         back = await payments.refund(
             conn,

@@ -79,9 +79,9 @@ async def test_above_the_limit_a_supervisor_must_approve() -> None:
 
 
 async def test_exactly_the_limit_needs_no_approval() -> None:
-    p, _ = refunds()
+    limit = CONTEXT.__class__(CONTEXT.device_id, CONTEXT.store_id, refund_approval_limit=249900)
+    p = RefundPresenter(FakeRefunds(), FakeAuth(), online(), limit)
     await p.find("R-0001")
-    p._till = CONTEXT.__class__(CONTEXT.device_id, CONTEXT.store_id, refund_approval_limit=249900)
     p.set_qty(1, "1")
     assert not p.needs_approval
     p.set_qty(1, "2")

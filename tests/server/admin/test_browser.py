@@ -10,6 +10,7 @@ import asyncio
 import io
 import shutil
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,3 +327,48 @@ def test_build_count_and_save_a_segment(site: Site, page: WebDriver) -> None:
     stored = api(page, site.url, "GET", f"/api/admin/segments/{saved[0]['id']}")
     assert stored["filter"] | {"store_id": None} == audio_twice | {"store_id": None}
     shot(page, "06-segment-saved")
+
+
+async def test_an_exception_is_listed_with_its_fix_and_resolved_with_a_note(site: Site, page: WebDriver) -> None:
+    conn = await asyncpg.connect(site.server.dsn)
+    try:
+        store_id = await conn.fetchval("SELECT id FROM store WHERE code = 'SH01'")
+        till_id = await conn.fetchval("SELECT id FROM device WHERE label = 'Till 1'")
+        exception_id = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO store_exception (id, store_id, source_id, kind, checkout_id, ticket_numbers, device_id,"
+            " taken, fix, fix_text, refusal_code) VALUES ($1, $2, $1, 'ticket_voided', $1, '{SH01-C-APL-H1-000042}',"
+            " $3, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, 'ticket_not_open')",
+            exception_id,
+            store_id,
+            till_id,
+            '{"cash": 600000}',
+            '[{"action": "refund_cash", "amount": 600000, "tender": "cash"}]',
+            '{"en": "Refund 6,000.00 in cash to the customer.", "zh": "退还顾客现金 6,000.00 元。"}',
+        )
+        sign_in(page, site.url, "/admin/exceptions")
+        page.get(site.url + "/admin/exceptions?lang=en")
+        rows = wait(page, lambda: table_rows(page, "store-exceptions"), "the open exception")
+        [row] = rows
+        assert "Ticket voided" in row
+        assert "Till 1" in row
+        assert "SH01-C-APL-H1-000042" in row
+        assert "Refund 6,000.00 in cash to the customer." in row
+        assert "Cash ¥6,000.00" in row
+        dashboard = api(page, site.url, "GET", "/api/admin/dashboard")
+        assert dashboard["open_exceptions"] == 1
+        shot(page, "07-exception-open")
+
+        form = page.find_element(By.CSS_SELECTOR, f"form[data-exception='{exception_id}']")
+        form.find_element(By.NAME, "note").send_keys("refunded 6,000.00 cash")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(page, lambda: "The queue is empty." in text_of(page, "store-exceptions"), "the queue emptied")
+        row = await conn.fetchrow(
+            "SELECT status, resolution_note, s.code FROM store_exception e JOIN staff s ON s.id = e.resolved_by"
+            " WHERE e.id = $1",
+            exception_id,
+        )
+        assert (row["status"], row["resolution_note"], row["code"]) == ("resolved", "refunded 6,000.00 cash", "M001")
+        shot(page, "08-exception-resolved")
+    finally:
+        await conn.close()
