@@ -201,6 +201,24 @@ def verify_ticket(text: str, public_keys: PublicKeys, names: Names | None = None
     return ScannedTicket(device_id=device_id, command=command)
 
 
+def read_unverified(text: str) -> ScannedTicket | None:
+    """What a ticket QR claims (issuing device and command) WITHOUT checking its signature, or None when
+    it cannot be read. Only for planning work before the checked read (``verify_ticket``), e.g. which
+    rows a server must lock; never trust it."""
+    text = text.strip()
+    if not text.startswith(PREFIX) or len(text) > MAX_TEXT:
+        return None
+    try:
+        raw = _from_digits(text[len(PREFIX) :])
+        body = raw[:-SIGNATURE_SIZE]
+        if len(raw) < SIGNATURE_SIZE + 2 or body[0] != FORMAT_VERSION:
+            return None
+        reader = _Reader(body)
+        return ScannedTicket(device_id=reader.peek_device_id(), command=reader.command(None))
+    except (ValueError, IndexError, msgspec.ValidationError):
+        return None
+
+
 # --- decoding -----------------------------------------------------------------------------------------
 
 

@@ -234,9 +234,9 @@ class RefundDone:
     amount: int
     to: tuple[tuple[TenderKind, int], ...]  # which tenders the money goes back to, and how much
     points_reversed: int = 0
-    e_coin_reversed: int = 0  # fen of campaign e-coin the sale earned, taken back
     # card shares the cashier gives back on the standalone card terminal: (its approval code, fen)
     on_terminal: tuple[tuple[str, int], ...] = ()
+    e_coin_reversed: int = 0  # fen of campaign e-coin the sale earned, taken back
 
 
 class Refunds(Protocol):

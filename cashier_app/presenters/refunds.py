@@ -38,8 +38,8 @@ translator.add(
             "refund.not_supervisor": "{name} is not a supervisor; ask a supervisor to approve.",
             "refund.done": "Refunded {amount}: {to}.",
             "refund.points": "{points} points taken back.",
-            "refund.e_coin": "{amount} e-coin taken back.",
             "refund.on_terminal": "Give {amount} back to the card on the card terminal (approval {ref}).",
+            "refund.e_coin": "{amount} e-coin taken back.",
             "refund.line": "{number} · {name} ×{qty}",
             "refund.submit": "Refund",
             "refund.state.partly_refunded": "partly refunded",
@@ -60,8 +60,8 @@ translator.add(
             "refund.not_supervisor": "{name} 不是主管；请主管批准。",
             "refund.done": "已退款 {amount}：{to}。",
             "refund.points": "扣回积分 {points}。",
-            "refund.e_coin": "扣回电子币 {amount}。",
             "refund.on_terminal": "请在刷卡机上向原卡退回 {amount}（原授权码 {ref}）。",
+            "refund.e_coin": "扣回电子币 {amount}。",
             "refund.line": "{number} · {name} ×{qty}",
             "refund.submit": "退款",
             "refund.state.partly_refunded": "部分退款",
@@ -240,10 +240,10 @@ class RefundPresenter(Observable):
         text = translator.tr("refund.done", amount=fmt(done.amount), to=to)
         if done.points_reversed:
             text += " " + translator.tr("refund.points", points=done.points_reversed)
-        if done.e_coin_reversed:
-            text += " " + translator.tr("refund.e_coin", amount=fmt(done.e_coin_reversed))
         for ref, amount in done.on_terminal:  # the card was charged on the standalone terminal: refund it there
             text += " " + translator.tr("refund.on_terminal", amount=fmt(amount), ref=ref)
+        if done.e_coin_reversed:
+            text += " " + translator.tr("refund.e_coin", amount=fmt(done.e_coin_reversed))
         self._say_text(text, ok=True)
         return done
 

@@ -200,7 +200,7 @@ async def _refund_locked(
                 "tenders": [{"kind": s.kind, "amount": s.amount, "to": s.to} for s in shares],
             },
         )
-        await _new_states(conn, who, req.checkout_id, lines)  # last: takes the store's ticket lock
+        await _new_states(conn, who, req.checkout_id, lines)  # last: appends the events (the counter is the last lock)
     return result
 
 

@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from server.tickets.repository import TICKET_COLUMNS
+
 GET_CHECKOUT = """
 SELECT id, store_id, mode, state, member_id, currency, total, refunded, shift_id,
        request::text AS request, result::text AS result
@@ -80,13 +82,26 @@ SUPERVISOR = """
 SELECT id, store_id, role, pin_hash, active, locked_until > now() AS locked FROM staff WHERE code = $1
 """
 
+# Step 1 of the lock order (``server.events``), the settling transaction's advisory keys in key order:
+# the checkout id (the same checkout sent twice at once: the second attempt's transaction waits here for
+# the first one's) and the member, if any (checkouts of one member settle one at a time: their ledger
+# work, spending and earning, then never takes the member's accounts in opposite orders).
+LOCK_CHECKOUT_KEYS = """
+SELECT count(pg_advisory_xact_lock(k))
+FROM (SELECT DISTINCT k FROM unnest(ARRAY[hashtextextended('ft-checkout:' || $1::uuid::text, 0),
+                                          hashtextextended('ft-checkout-member:' || $2::uuid::text, 0)]) AS k
+      WHERE k IS NOT NULL ORDER BY 1) s
+"""
+
+# Step 2: the tickets FOR UPDATE in id order (they stay issued or paid by this checkout until it
+# commits), and whether the checkout id was settled meanwhile (read after step 1's wait).
+LOCK_TICKETS = f"""
+SELECT {TICKET_COLUMNS}, EXISTS (SELECT 1 FROM checkout WHERE id = $2) AS settled
+FROM ticket t WHERE t.id = ANY($1::uuid[]) ORDER BY t.id FOR UPDATE OF t
+"""
+
 # Serialises refunds of one checkout across processes while provider refunds are in flight (a
 # session lock: the provider is called outside any transaction).
-# The same checkout sent twice at once: the second attempt's transaction waits here for the first one's.
-LOCK_CHECKOUT_ID = "SELECT pg_advisory_xact_lock(hashtextextended('ft-checkout:' || $1::uuid::text, 0))"
-# Checkouts of one member settle one at a time: their ledger work (spending, earning) then never takes
-# the member's accounts in opposite orders.
-LOCK_CHECKOUT_MEMBER = "SELECT pg_advisory_xact_lock(hashtextextended('ft-checkout-member:' || $1::uuid::text, 0))"
 LOCK_REFUNDS = "SELECT pg_advisory_lock(hashtextextended('ft-refund:' || $1::text, 0))"
 UNLOCK_REFUNDS = "SELECT pg_advisory_unlock(hashtextextended('ft-refund:' || $1::text, 0))"
 

@@ -9,12 +9,14 @@ The order of work, and why:
    transaction, keyed by the tender id made on the till: a retry after a timeout asks the provider
    instead of charging again. (The charge is committed on its own, outside our transaction, so the
    store's ticket lock is never held while a card terminal thinks.)
-4. One transaction: member balances reserved and captured, earning posted, shift, receipt and checkout
-   rows written; then, last, the store's event lock and the tickets (the lock order every ticket
-   writer uses), states checked again and the tickets marked paid (which appends the *paid* events the
-   handhelds and tills receive). The store lock serialises every ticket writer of the store until
-   commit, so as little as possible happens after it is taken. The unique index on settled
-   ``checkout_ticket`` rows makes a concurrent checkout of the same ticket wait for this one and fail.
+4. One transaction, in the lock order every ticket writer uses (``server.events``): the checkout id's
+   and the member's advisory keys; the tickets ``FOR UPDATE`` in id order, their states checked again
+   (a concurrent checkout of the same ticket waits here and then finds it paid); member balances
+   reserved and captured, earning posted, shift, receipt and checkout rows written; the tickets marked
+   paid and their sales facts written; and last the store's event counter, taken only to append the
+   *paid* events the handhelds and tills receive, then the commit. Checkouts of one store therefore
+   do their work side by side and queue only for that append. The unique index on settled
+   ``checkout_ticket`` rows stays as a safety net.
 5. If step 4 is refused for good (a ticket paid meanwhile by another checkout, a balance spent
    elsewhere), the card and wallet charges of this attempt are given back through the provider.
 """
@@ -50,7 +52,7 @@ from protocol.members import AllowanceSpend, PurchaseLine
 from protocol.payments import Payment
 from protocol.tickets import Ticket
 from protocol.till import TillCodes
-from server import audit, events
+from server import audit
 from server.auth.guards import Caller
 from server.checkout import receipt, rules
 from server.checkout import repository as repo
@@ -66,6 +68,7 @@ from server.payments import service as payments
 from server.payments.provider import PaymentProvider
 from server.shifts import service as shifts
 from server.tickets import service as tickets
+from server.tickets.repository import ticket_from
 from server.tickets.service import first_difference
 
 log = logging.getLogger(__name__)
@@ -166,11 +169,13 @@ async def settle(
     charges = await _charge(conn, who, req, pay)
     try:
         async with conn.transaction():
+            await conn.execute(repo.LOCK_CHECKOUT_KEYS, req.id, member_id)
+            rows = await conn.fetch(repo.LOCK_TICKETS, req.ticket_ids, req.id)
             # The same checkout sent twice at once: the first one may have settled it meanwhile.
-            await conn.execute(repo.LOCK_CHECKOUT_ID, req.id)
-            stored = await conn.fetchrow(repo.GET_CHECKOUT, req.id)
+            stored = await conn.fetchrow(repo.GET_CHECKOUT, req.id) if rows and rows[0]["settled"] else None
             if stored is None:
-                result = await _settle_in_transaction(conn, who, req, config, found, member_id, settled, charges)
+                now = _still_open(who, req, found, member_id, rows)
+                result = await _settle_in_transaction(conn, who, req, config, now, member_id, settled, charges)
     except AppError:
         await _give_back_charges(conn, who, req, pay, charges)
         raise
@@ -399,11 +404,9 @@ async def _settle_in_transaction(
     charges: dict[uuid.UUID, Payment],
 ) -> CheckoutResult:
     total = sum(t.total for t in found)
-    if member_id is not None:
-        await conn.execute(repo.LOCK_CHECKOUT_MEMBER, member_id)
     by_id = {t.id: t for t in req.tenders}
     ledger_refs = await _spend_member_balances(conn, who, req, config, member_id, found)
-    paid = found  # as read before the transaction; checked again under the store lock at the end
+    paid = found  # locked and checked again at the start of the transaction
     points = 0
     if member_id is not None:
         points = await _earn(conn, who, req, member_id, paid)
@@ -471,26 +474,29 @@ async def _settle_in_transaction(
             "tenders": [{"kind": s.kind, "applied": s.applied, "change": s.change} for s in settled],
         },
     )
-    await _mark_paid(conn, who, req, found, member_id)
+    await tickets.mark_paid(conn, who.store_id, req.ticket_ids, req.id, checked=found)
     return result
 
 
-async def _mark_paid(
-    conn: asyncpg.Connection, who: Who, req: CheckoutRequest, found: Sequence[Ticket], member_id: uuid.UUID | None
-) -> None:
-    """Last in the transaction: take the store's ticket lock (held to commit), read the tickets again,
-    refuse if any changed since they were read, and mark them paid."""
-    await events.lock_store(conn, who.store_id)
-    now = [await tickets.get_ticket(conn, who.store_id, tid) for tid in req.ticket_ids]
+def _still_open(
+    who: Who, req: CheckoutRequest, found: Sequence[Ticket], member_id: uuid.UUID | None, rows: Sequence[asyncpg.Record]
+) -> list[Ticket]:
+    """The tickets as locked at the start of the settling transaction: refused if any was paid, voided
+    or given to another member since they were read (lines and totals never change after issue)."""
+    locked = {r["id"]: r for r in rows}
+    now = []
+    for t in found:
+        row = locked.get(t.id)
+        if row is None or row["store_id"] != who.store_id:
+            raise NotFound("ticket", t.id)
+        now.append(ticket_from(row, t.lines))
     _check_open(now, req.id)
-    if _member_of(now, req.member_id) != member_id or [(t.total, t.lines) for t in now] != [
-        (t.total, t.lines) for t in found
-    ]:
+    if _member_of(now, req.member_id) != member_id or [t.total for t in now] != [t.total for t in found]:
         raise Conflict(
             "These tickets changed while the payment was taken; scan the customer again.",
             CheckoutCodes.TOTAL_CHANGED,
         )
-    await tickets.mark_paid(conn, who.store_id, req.ticket_ids, req.id)
+    return now
 
 
 async def _record_in_shift(

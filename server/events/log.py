@@ -5,13 +5,27 @@ is held until commit, so the next writer of the store gets the next number only 
 one has committed: positions have no gaps and become visible in position order. A reader asking for
 "everything after N" can therefore never skip an event that commits late.
 
-Lock order for every transaction that changes tickets: ``lock_store`` first, then ticket rows.
+Lock order for every transaction that changes tickets (``docs/performance.md``, "Lock order"):
+
+1. advisory keys, all in one statement, in key order (a checkout's id and member; a command chunk's
+   devices, command ids, ticket ids and numbers);
+2. ticket rows, ``FOR UPDATE`` in id order, in one statement;
+3. everything else the change writes (ledger, shift, checkout, ticket and command rows);
+4. deferred triggers (the sales facts), run with ``run_deferred`` when the transaction queued any;
+5. last, the store's counter: ``append_all`` takes it and writes the events, then the caller commits.
+
+The counter's holder never waits for another lock (its statement writes only event rows whose
+parents the transaction already holds), so it cannot be part of a deadlock, and it holds the lock
+only for the append and the commit: writers of one store do their row work side by side and queue
+only for that end. Before 2025 the counter was taken first and held for the whole transaction.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 import msgspec
@@ -28,19 +42,25 @@ ON CONFLICT (store_id) DO UPDATE SET last_position = event_counter.last_position
 RETURNING last_position
 """
 
-# One round trip: take the next position, write the event, nudge listeners. NOTIFY carries only the
-# store id, so PostgreSQL folds the nudges of one transaction into one (identical payloads collapse).
-APPEND = """
-WITH next AS (
-    UPDATE event_counter SET last_position = last_position + 1 WHERE store_id = $1 RETURNING last_position
+# One round trip: reserve the next positions (creating the store's counter row on its first event),
+# write the events, nudge listeners with the last position. The nudge is delivered at commit.
+APPEND_ALL = """
+WITH k AS (
+    INSERT INTO event_counter AS c (store_id, last_position) VALUES ($1, cardinality($2::text[]))
+    ON CONFLICT (store_id) DO UPDATE SET last_position = c.last_position + EXCLUDED.last_position
+    RETURNING last_position
 ), ins AS (
     INSERT INTO event_log (store_id, position, kind, ticket_id, payload, at)
-    SELECT $1, last_position, $2, $3, $4::text::jsonb, to_timestamp($5 / 1000.0) FROM next
-    RETURNING position
+    SELECT $1, k.last_position - cardinality($2::text[]) + u.n, u.kind, u.ticket_id, u.payload::jsonb,
+           to_timestamp(u.at_ms / 1000.0)
+    FROM k, unnest($2::text[], $3::uuid[], $4::text[], $5::bigint[]) WITH ORDINALITY AS u(kind, ticket_id, payload,
+                                                                                         at_ms, n)
 )
-SELECT position, pg_notify($6, $1::text) FROM ins
+SELECT k.last_position - cardinality($2::text[]) + 1 AS first, pg_notify($6, $1::text || ':' || k.last_position)
+FROM k
 """
 
+RUN_DEFERRED = "SET CONSTRAINTS ALL IMMEDIATE"
 READ_AFTER = """
 SELECT position, kind, payload::text AS payload, (extract(epoch FROM at) * 1000)::bigint AS at_ms
 FROM event_log WHERE store_id = $1 AND position > $2 ORDER BY position LIMIT $3
@@ -52,27 +72,61 @@ _ticket = msgspec.json.Decoder(Ticket)
 _enc = msgspec.json.Encoder()
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event decided in a transaction, not yet given its position."""
+
+    kind: str
+    ticket_id: uuid.UUID
+    payload: str  # the ticket after the change, as JSON
+    at_ms: int
+
+    def frame(self, position: int, store_id: str) -> bytes:
+        """Its websocket ``EventFrame`` once it has ``position``."""
+        return event_frame(position, store_id, self.kind, self.payload, self.at_ms)
+
+
+def new_event(kind: str, ticket: Ticket) -> NewEvent:
+    return NewEvent(kind, ticket.id, _enc.encode(ticket).decode(), time.time_ns() // 1_000_000)
+
+
 async def lock_store(conn: asyncpg.Connection, store_id: uuid.UUID) -> int:
     """Take the store's event-log lock for the rest of the transaction; return the last position.
 
-    Call it first in a transaction that will change tickets of the store (before locking ticket rows)
-    so writers of one store always lock in the same order.
+    ``append_all`` takes it itself; this is for holding the store's writers back at their append
+    (tests, maintenance). Nothing may be locked after it (see the lock order above).
     """
     return int(await conn.fetchval(LOCK_STORE, store_id))
 
 
-async def append(conn: asyncpg.Connection, store_id: uuid.UUID, kind: str, ticket: Ticket) -> int:
-    """Append one event in the caller's transaction and return its position."""
+async def run_deferred(conn: asyncpg.Connection) -> None:
+    """Run the transaction's deferred triggers now (step 4 of the lock order): the sales facts of paid
+    tickets take row locks, and must not wait while the store's counter is held."""
+    await conn.execute(RUN_DEFERRED)
+
+
+async def append_all(conn: asyncpg.Connection, store_id: uuid.UUID, new: Sequence[NewEvent]) -> int:
+    """Append ``new`` in order as the transaction's last lock (step 5); return the first position
+    (the others follow it without a gap). The caller commits right after."""
     if not conn.is_in_transaction():
-        raise RuntimeError("events.append must run inside the transaction that makes the change")
-    at_ms = time.time_ns() // 1_000_000
-    payload = _enc.encode(ticket).decode()
-    # The nudge is delivered at commit, only if the transaction commits; readers then read the log.
-    position = await conn.fetchval(APPEND, store_id, kind, ticket.id, payload, at_ms, CHANNEL)
-    if position is None:  # the store's first event: create its counter row, then append
-        await conn.fetchval(LOCK_STORE, store_id)
-        position = await conn.fetchval(APPEND, store_id, kind, ticket.id, payload, at_ms, CHANNEL)
-    return int(position)
+        raise RuntimeError("events.append_all must run inside the transaction that makes the change")
+    if not new:
+        raise ValueError("nothing to append")
+    first = await conn.fetchval(
+        APPEND_ALL,
+        store_id,
+        [e.kind for e in new],
+        [e.ticket_id for e in new],
+        [e.payload for e in new],
+        [e.at_ms for e in new],
+        CHANNEL,
+    )
+    return int(first)
+
+
+async def append(conn: asyncpg.Connection, store_id: uuid.UUID, kind: str, ticket: Ticket) -> int:
+    """Append one event in the caller's transaction and return its position (``append_all`` of one)."""
+    return await append_all(conn, store_id, [new_event(kind, ticket)])
 
 
 async def read_after(

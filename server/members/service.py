@@ -17,7 +17,6 @@ from protocol.errors import Codes
 from protocol.ids import new_id
 from protocol.members import Member, MemberCard, MemberCodes, MemberNew, MemberUpdate, MergeRequest
 from server.audit import record
-from server.checkout import repository as checkout_sql
 from server.errors import AppError, Conflict, NotFound
 from server.ledger import repository as ledger_sql
 from server.ledger.posting import (
@@ -297,9 +296,8 @@ async def merge(
     if done is not None:
         return await get(conn, store_id, survivor_id, chain_wide=chain_wide)
     rows: dict[uuid.UUID, asyncpg.Record] = {}
-    for mid in sorted((survivor_id, absorbed_id), key=lambda u: u.bytes):
-        # a checkout of either member commits its sales facts before the history moves, or after the merge
-        await conn.execute(checkout_sql.LOCK_CHECKOUT_MEMBER, mid)
+    # a checkout of either member commits its sales facts before the history moves, or after the merge
+    await conn.execute(sql.LOCK_MEMBERS_CHECKOUTS, [survivor_id, absorbed_id])
     for mid in sorted((survivor_id, absorbed_id), key=lambda u: u.bytes):  # lock in a fixed order
         locked = await conn.fetchrow(sql.MEMBER_FOR_UPDATE, mid)
         assert locked is not None
@@ -342,7 +340,8 @@ async def merge(
     await conn.execute(sql.COPY_STORES, absorbed_id, survivor_id)
     await conn.execute(sql.MOVE_SPEND, absorbed_id, survivor_id)
     await conn.execute(sql.MOVE_EARNED, absorbed_id, survivor_id)
-    await conn.execute(sql.MOVE_SALES_HISTORY, absorbed_id, survivor_id)
+    for statement in sql.MOVE_SALES_HISTORY:
+        await conn.execute(statement, absorbed_id, survivor_id)
     if absorbed["national_id_hash"] is not None:
         await conn.execute(
             sql.COPY_NATIONAL_ID, survivor_id, absorbed["national_id_hash"], absorbed["national_id_masked"]

@@ -1,12 +1,14 @@
 """The set-based way of applying a chunk of commands (the fast path of ``service.apply_commands``).
 
 A handheld back online uploads thousands of plain ``IssueTicket`` commands. Applying them one by one
-costs five round trips each; here a chunk costs two: with the store lock held (taken by the caller),
-``Chunk.read`` fetches in one query everything the chunk's commands are checked against (their ids and
-sequence numbers already stored, tickets and numbers already used, products, counters, the store's
-currency, business day and last event position), ``Chunk.take`` decides each command in order in
-Python with the very checks of ``server.tickets.service.issue`` and assigns its event position, and
-``Chunk.flush`` writes all tickets, lines, events and command outcomes in one statement.
+costs five round trips each; here a chunk costs a few in all. With the chunk's advisory keys held
+(``lock_plan``, taken by the caller), ``Chunk.read`` locks the tickets the chunk names and fetches in
+one query everything its commands are checked against (their ids and sequence numbers already stored,
+tickets and numbers already used, products, counters, the store's currency and business day),
+``Chunk.take`` decides each command in order in Python with the very checks of
+``server.tickets.service.issue``, and ``Chunk.flush`` writes all tickets, lines and refused commands in
+one statement. The events and the outcomes that carry their positions are written last, with the
+store's counter (``server.sync.pending``).
 
 ``take`` answers None for what it does not decide: other commands (void, attach, release), a till's
 upload of a scanned QR, and a ticket id that already exists. The caller then flushes and applies that
@@ -18,34 +20,31 @@ and the events are written in the same transaction, positions follow the order o
 
 from __future__ import annotations
 
-import time
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import msgspec
 
-from protocol.tickets import AnyCommand, CommandResult, IssueTicket, Ticket
+from protocol.qr import read_unverified
+from protocol.tickets import AnyCommand, AttachMember, CommandResult, IssueTicket, ReleaseTicket, VoidTicket
 from server import events
 from server.auth.guards import DeviceCaller
 from server.errors import AppError
 from server.sync import repository as repo
+from server.sync.pending import Pending
 from server.sync.results import again, content_of, encode_result, rejected, seq_reused
 from server.tickets.service import Product, check_catalog, check_issue, check_totals, new_ticket
 
-_ticket_enc = msgspec.json.Encoder()
-
-
-class OutOfStep(Exception):
-    """The store's event counter was not where the chunk reserved its positions from (cannot happen while
-    the store lock is held); the caller gives up the transaction and applies the chunk command by command."""
+BUCKETS = 64
+"""Advisory buckets per store for the ids and numbers a chunk may insert (bounds a chunk's locks)."""
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A command with its canonical content, computed before the store lock is taken."""
+    """A command with its canonical content, computed before any lock is taken."""
 
     cmd: AnyCommand
     text: str
@@ -56,6 +55,46 @@ def prepare(device: DeviceCaller, commands: Sequence[AnyCommand]) -> list[Prepar
     return [Prepared(cmd, *content_of(cmd, device.device_id)) for cmd in commands]
 
 
+@dataclass(frozen=True)
+class LockPlan:
+    """What a chunk locks first (steps 1 and 2 of the lock order in ``server.events``)."""
+
+    keys: list[str]  # advisory keys (taken in key order, in one statement)
+    tickets: list[uuid.UUID]  # existing tickets it may change (FOR UPDATE, in id order)
+    devices: list[uuid.UUID]  # devices whose outcomes it stores (FOR KEY SHARE)
+
+
+def lock_plan(device: DeviceCaller, items: Sequence[Prepared]) -> LockPlan:
+    """The locks a chunk takes before it reads anything.
+
+    Keys: every device whose commands it stores (the uploader, and the handheld that signed a scanned
+    QR), which serialises the transactions of one device; and the buckets of the command ids, ticket
+    ids and numbers it may insert, so even two devices that (wrongly) send the same id or number never
+    wait for each other's rows out of order. Tickets: those its void, attach and release commands name.
+    """
+    store = device.store_id
+    devices = {device.device_id}
+    buckets: set[int] = set()
+    tickets: set[uuid.UUID] = set()
+    for item in items:
+        cmd = item.cmd
+        buckets.add(cmd.command_id.int % BUCKETS)
+        if isinstance(cmd, IssueTicket):
+            issue = cmd
+            if cmd.scanned_qr is not None:
+                claimed = read_unverified(cmd.scanned_qr)
+                if claimed is None:
+                    continue  # refused before it writes anything
+                devices.add(claimed.device_id)
+                issue = claimed.command
+            buckets.add(issue.ticket.id.int % BUCKETS)
+            buckets.add(zlib.crc32(issue.ticket.number.encode()) % BUCKETS)
+        elif isinstance(cmd, VoidTicket | AttachMember | ReleaseTicket):
+            tickets.add(cmd.ticket_id)
+    keys = [f"ft-sync:{d}" for d in sorted(devices)] + [f"ft-sync:{store}:{b}" for b in sorted(buckets)]
+    return LockPlan(keys, sorted(tickets), sorted(devices))
+
+
 def _plain_issue(cmd: AnyCommand) -> IssueTicket | None:
     return cmd if isinstance(cmd, IssueTicket) and cmd.scanned_qr is None else None
 
@@ -63,13 +102,13 @@ def _plain_issue(cmd: AnyCommand) -> IssueTicket | None:
 class Chunk:
     """What a run of commands is checked against, and the writes decided so far (not yet flushed)."""
 
-    def __init__(self, device: DeviceCaller, row: asyncpg.Record) -> None:
+    def __init__(self, device: DeviceCaller, row: asyncpg.Record, pending: Pending) -> None:
         self.device = device
+        self.pending = pending
+        self.state: str | None = row["state"]
         self.currency: str = row["currency"]
         self.day = row["business_day"]
         self.business_day: str = self.day.isoformat()
-        self.position: int = row["last_position"] or 0  # the last position handed out
-        self.flushed_position = self.position  # where the event counter stands in the database
         self.last_seq: int = row["last_seq"] or 0
         # Stored commands by id (any device) and this device's by sequence number; decided ones join them.
         self.stored: dict[uuid.UUID, dict[str, Any]] = {}
@@ -84,20 +123,34 @@ class Chunk:
             if device_id == device.device_id:
                 self.seq_holder[device_seq] = command_id
         self.seq_holder.update(row["seqs"])
+        # Outcomes decided earlier in this transaction and not written yet count as stored.
+        for command_id, stored in pending.by_command.items():
+            self.stored[command_id] = stored
+            if stored["device_id"] == device.device_id:
+                self.seq_holder[stored["device_seq"]] = command_id
         self.tickets: set[uuid.UUID] = set(row["tickets"])
         self.numbers: set[str] = set(row["numbers"])
         self.products = {pid: Product(store_id, sku, counter_id) for pid, store_id, sku, counter_id in row["products"]}
         self.counters: dict[uuid.UUID, uuid.UUID] = dict(row["counters"])
-        # Decided and not yet written: (position, payload, at_ms, command_id) per issued ticket, and
-        # (command_id, device_seq, kind, content_hash, content, status, result) per stored outcome.
-        self.events: list[tuple[Any, ...]] = []
-        self.commands: list[tuple[Any, ...]] = []
-        self.written: list[tuple[int, bytes]] = []  # event frames written (visible once committed)
+        # Decided and not yet written: (payload, command_id) per issued ticket, (command_id, device_seq,
+        # kind, content_hash, content, status, result) per refused command, the sequence numbers of both.
+        self.issued: list[tuple[str, uuid.UUID]] = []
+        self.refused: list[tuple[Any, ...]] = []
+        self.seqs: list[int] = []
 
     @classmethod
-    async def read(cls, conn: asyncpg.Connection, device: DeviceCaller, items: Sequence[Prepared], plans: str) -> Chunk:
-        """Read what ``items`` are checked against; the caller holds the store lock and has asked for this
-        statement to be planned for its arguments (``plans`` is the plan setting to put back)."""
+    async def read(
+        cls,
+        conn: asyncpg.Connection,
+        device: DeviceCaller,
+        items: Sequence[Prepared],
+        plans: str,
+        pending: Pending,
+        plan: LockPlan | None = None,
+    ) -> Chunk:
+        """Read what ``items`` are checked against; the caller holds the chunk's keys and has asked for this
+        statement to be planned for its arguments (``plans`` is the plan setting to put back). The first
+        read of a transaction also locks the rows of ``plan``."""
         issues = [c for c in (_plain_issue(p.cmd) for p in items) if c is not None]
         row = await conn.fetchrow(
             repo.CHUNK_CONTEXT,
@@ -110,9 +163,11 @@ class Chunk:
             list({ln.product_id for c in issues for ln in c.ticket.lines}),
             list({c.ticket.counter_id for c in issues}),
             plans,
+            plan.tickets if plan else [],
+            plan.devices if plan else [],
         )
         assert row is not None, "the device's store exists"
-        return cls(device, row)
+        return cls(device, row, pending)
 
     def take(self, item: Prepared) -> CommandResult | None:
         """Decide one command (in order), or None when it needs the per-command path."""
@@ -145,51 +200,49 @@ class Chunk:
             self._record(item, result)
             return result
         ticket = new_ticket(draft, self.device.device_id, self.business_day)
-        self.position += 1
-        result = CommandResult(command_id=cmd.command_id, status="applied", ticket=ticket, position=self.position)
-        self._record(item, result, ticket)
+        result = CommandResult(command_id=cmd.command_id, status="applied", ticket=ticket)
+        event = events.new_event("ticket_issued", ticket)
+        self.pending.add(self.device.device_id, cmd, item.text, item.digest, result, event)
+        self.stored[cmd.command_id] = self.pending.by_command[cmd.command_id]
+        self._seen(item)
+        self.tickets.add(ticket.id)
+        self.numbers.add(ticket.number)
+        self.issued.append((event.payload, cmd.command_id))
         return result
 
-    def _record(self, item: Prepared, result: CommandResult, ticket: Ticket | None = None) -> None:
+    def _record(self, item: Prepared, result: CommandResult) -> None:
+        """A refused command, stored by ``flush``."""
         cmd = item.cmd
         text = encode_result(result)
         kind = str(cmd.__struct_config__.tag)
-        self.commands.append((cmd.command_id, cmd.device_seq, kind, item.digest, item.text, result.status, text))
+        self.refused.append((cmd.command_id, cmd.device_seq, kind, item.digest, item.text, result.status, text))
         self.stored[cmd.command_id] = {
             "device_id": self.device.device_id,
             "content_hash": item.digest,
             "content": item.text,
             "result": text,
         }
-        self.seq_holder[cmd.device_seq] = cmd.command_id
-        self.last_seq = max(self.last_seq, cmd.device_seq)
-        if ticket is not None:
-            self.tickets.add(ticket.id)
-            self.numbers.add(ticket.number)
-            payload = _ticket_enc.encode(ticket).decode()
-            self.events.append((result.position, payload, time.time_ns() // 1_000_000, cmd.command_id))
+        self._seen(item)
+
+    def _seen(self, item: Prepared) -> None:
+        self.seq_holder[item.cmd.device_seq] = item.cmd.command_id
+        self.last_seq = max(self.last_seq, item.cmd.device_seq)
+        self.seqs.append(item.cmd.device_seq)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
-        """Write what was decided since the last flush, in one statement."""
-        if not self.commands:
+        """Write what was decided since the last flush (all but its events), in one statement."""
+        if not self.seqs:
             return
-        last = await conn.fetchval(
+        await conn.execute(
             repo.WRITE_CHUNK,
             self.device.store_id,
             self.device.device_id,
             self.day,
-            *_columns(self.events, 4),
-            *_columns(self.commands, 7),
-            self.flushed_position,
-            self.position,
-            events.CHANNEL,
+            *_columns(self.issued, 2),
+            *_columns(self.refused, 7),
+            self.seqs,
         )
-        if last != self.position:
-            raise OutOfStep(f"event counter of store {self.device.store_id} moved under the lock")
-        self.flushed_position = self.position
-        sid = str(self.device.store_id)
-        self.written += [(p, events.event_frame(p, sid, "ticket_issued", t, at)) for p, t, at, _ in self.events]
-        self.events, self.commands = [], []
+        self.issued, self.refused, self.seqs = [], [], []
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:

@@ -5,17 +5,20 @@ stored result (status ``replayed``), the same id with different content is refus
 differing field. The per-device last applied sequence number is raised in the same transaction as the
 effect. A refused or failing command never blocks the rest.
 
-Commands are applied in chunks, one transaction each, holding the store's event-log lock. A chunk is
-applied set-based (``server.sync.batch``: one read, one write) and only the commands that path does not
-decide go through ``apply_one``. A database error anywhere in the chunk rolls it back, and the chunk is
-applied again command by command, each in a savepoint, so only the failing command fails.
+Commands are applied in chunks, one transaction each, in the lock order of ``server.events``: the
+chunk's advisory keys (its devices, buckets of its ids and numbers), the tickets it names, the row
+work, and last the store's counter with the events and the outcomes that carry their positions
+(``server.sync.pending``). A chunk is applied set-based (``server.sync.batch``: one read, one write)
+and only the commands that path does not decide go through ``apply_one``. A database error anywhere in
+the chunk rolls it back, and the chunk is applied again command by command, each in a savepoint, so
+only the failing command fails.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -30,11 +33,13 @@ from protocol.tickets import (
     ReleaseTicket,
     VoidTicket,
 )
+from server import events
 from server.auth.guards import DeviceCaller
 from server.errors import AppError, Unauthenticated
 from server.exceptions import service as exceptions
 from server.sync import batch, scanned
 from server.sync import repository as repo
+from server.sync.pending import Pending
 from server.sync.results import again, content_of, encode_result, refused, rejected, seq_reused
 from server.tickets import service as tickets
 from server.tickets.service import Outcome
@@ -43,10 +48,10 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 5000
 CHUNK = 200
-"""Commands per transaction: bounds how long one upload holds the store's event-log lock."""
+"""Commands per transaction: bounds how long one upload holds its keys and rows."""
 
 FEW = 16
-"""Up to this many commands, a chunk's read keeps its cached plan (see ``repo.LOCK_STORE_FOR_CHUNK``)."""
+"""Up to this many commands, a chunk's read keeps its cached plan (see ``repo.LOCK_KEYS``)."""
 
 Handler = Callable[[asyncpg.Connection, DeviceCaller, Any], Awaitable[Outcome]]
 HANDLERS: dict[type, Handler] = {
@@ -54,6 +59,11 @@ HANDLERS: dict[type, Handler] = {
     AttachMember: tickets.attach_member,
     ReleaseTicket: tickets.release,
 }
+
+NUL = "\\u0000"
+"""A NUL character as the canonical JSON writes it: PostgreSQL's jsonb refuses it."""
+UNTRANSLATABLE = "22P05"
+"""The SQLSTATE PostgreSQL answers a NUL in jsonb with."""
 
 __all__ = ["CHUNK", "MAX_BATCH", "apply_commands", "apply_one", "content_of", "save_ack"]
 
@@ -68,11 +78,10 @@ async def apply_commands(
 ) -> tuple[list[CommandResult], int]:
     """Apply ``commands`` in order; return one result per command and the device's last applied seq.
 
-    ``committed`` (only outside a transaction of the caller's) receives the event frames the set-based
-    path wrote, in position order, once they are committed: the caller's process can fan them out
-    without reading them back (other processes read the log when NOTIFY nudges them). Events of
-    commands applied one by one are not in it. ``set_based=False`` applies every command through
-    ``apply_one`` in savepoints, the reference the set-based path is tested against."""
+    ``committed`` (only outside a transaction of the caller's) receives the event frames written, in
+    position order, once they are committed: the caller's process can fan them out without reading
+    them back (other processes read the log when NOTIFY nudges them). ``set_based=False`` applies every
+    command through ``apply_one`` in savepoints, the reference the set-based path is tested against."""
     if committed is not None and conn.is_in_transaction():
         raise RuntimeError("committed frames are known only when apply_commands owns the transactions")
     if len(commands) > MAX_BATCH:
@@ -87,29 +96,30 @@ async def apply_commands(
     last_seq: int | None = None
     for start in range(0, len(prepared), CHUNK):
         chunk = prepared[start : start + CHUNK]
+        plan = batch.lock_plan(device, chunk)
         try:
             if not set_based:
                 raise _Redo
-            written: list[tuple[int, bytes]] = []
+            pending = Pending(device.store_id)
             async with conn.transaction():
-                row = await conn.fetchrow(
-                    repo.LOCK_STORE_FOR_CHUNK, device.store_id, device.device_id, len(chunk) > FEW
-                )
-                assert row is not None, "the lock statement always answers a row"
-                _check_active(row["state"])
-                chunk_results, last_seq = await _apply_chunk(conn, device, chunk, row["plans"], written)
-            if committed is not None:
-                committed += written
+                plans = await conn.fetchval(repo.LOCK_KEYS, plan.keys, len(chunk) > FEW, column=1)
+                chunk_results, last_seq = await _apply_chunk(conn, device, chunk, plans, plan, pending)
+                await pending.write(conn)
         except _Redo as redo:
             # A database error spoils the whole transaction: apply the chunk again with a savepoint
             # around each command, so only the failing command fails.
             if redo.__cause__ is not None:
                 log.info("chunk applied command by command after: %s", redo.__cause__)
+            pending = Pending(device.store_id)
             async with conn.transaction():
-                await _begin(conn, device)
-                chunk_results = [await apply_one(conn, device, p.cmd, guarded=True) for p in chunk]
+                await conn.execute(repo.LOCK_KEYS, plan.keys, False)
+                _check_active(await conn.fetchval(repo.LOCK_ROWS, device.device_id, plan.tickets, plan.devices))
+                chunk_results = [await apply_one(conn, device, p.cmd, pending, guarded=True) for p in chunk]
+                await pending.write(conn)
             last_seq = None
-        results.extend(chunk_results)
+        results.extend(pending.placed(r) for r in chunk_results)
+        if committed is not None:
+            committed += pending.frames()
     if last_seq is None:
         last_seq = int(await conn.fetchval(repo.LAST_SEQ, device.device_id))
     return results, last_seq
@@ -117,11 +127,6 @@ async def apply_commands(
 
 class _Redo(Exception):
     """A database error outside savepoints: the chunk is applied again command by command."""
-
-
-async def _begin(conn: asyncpg.Connection, device: DeviceCaller) -> None:
-    """Take the store's event-log lock (first, see ``server.events``) and re-check the device."""
-    _check_active(await conn.fetchval(repo.LOCK_STORE_AND_CHECK_DEVICE, device.store_id, device.device_id))
 
 
 def _check_active(state: str | None) -> None:
@@ -134,12 +139,14 @@ async def _apply_chunk(
     device: DeviceCaller,
     items: Sequence[batch.Prepared],
     plans: str,
-    written: list[tuple[int, bytes]],
+    plan: batch.LockPlan,
+    pending: Pending,
 ) -> tuple[list[CommandResult], int | None]:
     """Apply ``items`` set-based where ``batch.Chunk`` decides them, else one by one (in order).
 
-    ``plans`` is the plan setting to put back after the chunk's read (see ``repo.LOCK_STORE_FOR_CHUNK``).
-    Returns the results and the device's last applied seq when known without another read."""
+    ``plans`` is the plan setting to put back after the chunk's read (see ``repo.LOCK_KEYS``); the first
+    read also locks the rows of ``plan``. Returns the results and the device's last applied seq when
+    known without another read."""
     results: list[CommandResult] = []
     chunk: batch.Chunk | None = None
     try:
@@ -147,20 +154,20 @@ async def _apply_chunk(
             if chunk is None:
                 if i > 0:  # a read after a command took the per-command path
                     plans = str(await conn.fetchval(repo.PLAN_FOR_ARGUMENTS))
-                chunk = await batch.Chunk.read(conn, device, items[i:], plans)
+                chunk = await batch.Chunk.read(conn, device, items[i:], plans, pending, plan if i == 0 else None)
+                if i == 0:
+                    _check_active(chunk.state)
             result = chunk.take(item)
             if result is None:
                 await chunk.flush(conn)  # what came before is written before this command reads
-                written += chunk.written
                 chunk = None  # what the context read may have changed
-                result = await apply_one(conn, device, item.cmd)
+                result = await apply_one(conn, device, item.cmd, pending)
             results.append(result)
         if chunk is None:
             return results, None
         await chunk.flush(conn)
-        written += chunk.written
         return results, chunk.last_seq
-    except (asyncpg.PostgresError, batch.OutOfStep) as exc:
+    except asyncpg.PostgresError as exc:
         raise _Redo from exc
     except asyncpg.InterfaceError as exc:
         if not isinstance(exc, ValueError):  # a value the driver cannot encode; anything else propagates
@@ -169,9 +176,10 @@ async def _apply_chunk(
 
 
 async def apply_one(
-    conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, *, guarded: bool = False
+    conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, pending: Pending, *, guarded: bool = False
 ) -> CommandResult:
-    """Apply one command inside the caller's transaction (which holds the store lock).
+    """Apply one command inside the caller's transaction (which holds the chunk's keys and rows); its
+    event, and its outcome with the event's position, go to ``pending`` (written last by the caller).
 
     Handlers check everything before they write, so a refused command has written nothing and its
     refusal is recorded in the same transaction. Unguarded, a database error propagates (the caller
@@ -186,11 +194,11 @@ async def apply_one(
     the handheld's sequence number, so the handheld's later upload of it is a replay.
     """
     if not guarded:
-        return await _apply(conn, device, cmd)
-    first = await _attempt(conn, device, cmd)
+        return await _apply(conn, device, cmd, pending)
+    first = await _attempt(conn, device, cmd, pending)
     if isinstance(first, CommandResult):
         return first
-    second = await _attempt(conn, device, cmd) if unstorable(first) else first
+    second = await _attempt(conn, device, cmd, pending) if unstorable(first) else first
     if isinstance(second, CommandResult):
         return second
     log.warning("command %s failed: %s", cmd.command_id, second)
@@ -213,11 +221,13 @@ def unstorable(exc: Exception) -> bool:
     return isinstance(exc, asyncpg.InterfaceError) and isinstance(exc, ValueError)
 
 
-async def _attempt(conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand) -> CommandResult | Exception:
+async def _attempt(
+    conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, pending: Pending
+) -> CommandResult | Exception:
     """The command in a savepoint; a database error rolls the savepoint back and is returned."""
     try:
         async with conn.transaction():
-            return await _apply(conn, device, cmd, guarded=True)
+            return await _apply(conn, device, cmd, pending, guarded=True)
     except asyncpg.PostgresError as exc:
         return exc
     except asyncpg.InterfaceError as exc:
@@ -261,7 +271,7 @@ async def _attempt_record(
 
 
 async def _apply(
-    conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, guarded: bool = False
+    conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, pending: Pending, guarded: bool = False
 ) -> CommandResult:
     uploaded_by: uuid.UUID | None = None
     if isinstance(cmd, IssueTicket) and cmd.scanned_qr is not None:
@@ -271,11 +281,23 @@ async def _apply(
             return rejected(cmd, exc)
         uploaded_by, device = device.device_id, issuer
     text, digest = content_of(cmd, device.device_id)
-    row = await conn.fetchrow(repo.FIND, cmd.command_id, device.device_id, cmd.device_seq)
+    row: Mapping[str, Any] | asyncpg.Record | None = pending.find(cmd.command_id, device.device_id, cmd.device_seq)
+    if row is None or row["command_id"] != cmd.command_id:
+        found = await conn.fetchrow(repo.FIND, cmd.command_id, device.device_id, cmd.device_seq)
+        if found is not None and (row is None or found["command_id"] == cmd.command_id):
+            row = found
     if row is not None and row["command_id"] == cmd.command_id:
         return again(row, device.device_id, cmd, text, digest)
     if row is not None:
         return seq_reused(cmd, row["command_id"])
+    if NUL in text:  # its outcome could never be stored beside its effect: refuse it before the effect
+        return refused(
+            cmd,
+            CommandCodes.UNSTORABLE,
+            "The server can never store this command (the database refuses its data); correct it on the device"
+            " and make a new command.",
+            sqlstate=UNTRANSLATABLE,
+        )
     # Handlers check everything before they write; guarded, a savepoint also undoes an effect refused
     # after a failed statement (a ticket number taken by a racing insert).
     effect = conn.transaction() if guarded else None
@@ -300,17 +322,25 @@ async def _apply(
         if effect is not None:
             await effect.commit()
         result = CommandResult(
-            command_id=cmd.command_id,
-            status="replayed" if outcome.replayed else "applied",
-            ticket=outcome.ticket,
-            position=outcome.position,
+            command_id=cmd.command_id, status="replayed" if outcome.replayed else "applied", ticket=outcome.ticket
         )
+        if outcome.event is not None:
+            await _record(conn, device, cmd, text, digest, result, now=False)  # the sequence number only
+            pending.add(device.device_id, cmd, text, digest, result, events.new_event(outcome.event, outcome.ticket))
+            return result
     await _record(conn, device, cmd, text, digest, result)
     return result
 
 
 async def _record(
-    conn: asyncpg.Connection, device: DeviceCaller, cmd: AnyCommand, text: str, digest: bytes, result: CommandResult
+    conn: asyncpg.Connection,
+    device: DeviceCaller,
+    cmd: AnyCommand,
+    text: str,
+    digest: bytes,
+    result: CommandResult,
+    *,
+    now: bool = True,
 ) -> None:
     await conn.fetchval(
         repo.STORE,
@@ -323,6 +353,7 @@ async def _record(
         text,
         result.status,
         encode_result(result),
+        now,
     )
 
 

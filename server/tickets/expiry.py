@@ -33,14 +33,14 @@ async def expire_due(conn: asyncpg.Connection, now: datetime | None = None, batc
         store_id = store["store_id"]
         while True:
             async with conn.transaction():
-                await events.lock_store(conn, store_id)
-                ids = [r["id"] for r in await conn.fetch(repo.DUE_IN_STORE, store_id, now, batch)]
+                # Rows another writer holds are skipped (and expired next round if still open); the
+                # store's counter is taken last, by the append (lock order: ``server.events``).
+                rows = await conn.fetch(repo.DUE_IN_STORE, store_id, now, batch)
+                ids = [r["id"] for r in rows]
                 if ids:
-                    rows = await conn.fetch(repo.GET_MANY_FOR_UPDATE, ids)
                     await conn.execute(repo.SET_EXPIRED, ids)
-                    for ticket in await repo.with_lines(conn, rows):
-                        expired = msgspec.structs.replace(ticket, state="expired")
-                        await events.append(conn, store_id, "ticket_expired", expired)
+                    expired = [msgspec.structs.replace(t, state="expired") for t in await repo.with_lines(conn, rows)]
+                    await events.append_all(conn, store_id, [events.new_event("ticket_expired", t) for t in expired])
             total += len(ids)
             if len(ids) < batch:
                 break

@@ -71,8 +71,8 @@ WHERE t.state = 'issued'
        AT TIME ZONE s.timezone) <= $1
 """
 
-DUE_IN_STORE = """
-SELECT t.id FROM ticket t JOIN store s ON s.id = t.store_id
+DUE_IN_STORE = f"""
+SELECT {TICKET_COLUMNS} FROM ticket t JOIN store s ON s.id = t.store_id
 WHERE t.store_id = $1 AND t.state = 'issued'
   AND ((t.business_day + s.business_day_end
         + CASE WHEN s.business_day_end < time '12:00' THEN interval '1 day' ELSE interval '0' END)

@@ -1,14 +1,16 @@
 """Ticket rules: what may be issued, which transitions are allowed, and the checkout hooks.
 
-Every change runs in the caller's transaction, appends its event there, and locks in the same order
-(``events.lock_store`` first, then ticket rows) so concurrent writers never deadlock each other.
+Every change runs in the caller's transaction and answers the event it makes; the caller appends the
+events of its transaction at the end (``events.append_all``, the last lock taken). Ticket rows are
+locked ``FOR UPDATE`` in id order before anything else is written (the caller locks every ticket a
+transaction may change at once, see ``server.events``), so concurrent writers never deadlock each other.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,13 +32,18 @@ RELEASABLE = ("paid", "partly_refunded")
 REFUNDABLE = ("paid", "released", "partly_refunded")
 """States a refund may move on from (to ``partly_refunded`` or ``refunded``)."""
 
+FIRES_DEFERRED = frozenset({"ticket_paid", "ticket_released", "ticket_partly_refunded", "ticket_refunded"})
+"""Event kinds whose change queues the deferred sales-facts trigger (``ticket_paid_facts``): a transaction
+with one of them calls ``events.run_deferred`` before its append."""
+
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a command did: the ticket after it, the event position (None when nothing changed)."""
+    """What a command did: the ticket after it and the kind of event it makes (None when nothing
+    changed). The caller appends the event, which gives it its position."""
 
     ticket: Ticket
-    position: int | None
+    event: str | None
     replayed: bool = False
 
 
@@ -146,8 +153,8 @@ def check_catalog(
     number_taken: bool,
     products: Mapping[uuid.UUID, Product],
 ) -> None:
-    """Refuse a draft the store's catalog does not support (checked with the store lock held, so the
-    number cannot be taken between this check and the insert)."""
+    """Refuse a draft the store's catalog does not support (checked with the chunk's advisory keys held,
+    so no other transaction can take the number between this check and the insert)."""
     if draft.currency != currency.strip():
         raise AppError(
             TicketCodes.CURRENCY_MISMATCH,
@@ -221,7 +228,9 @@ async def issue(
     if ctx is None:
         raise NotFound("store", draft.store_id)
     if ctx["ticket_exists"]:
-        existing = await repo.get(conn, draft.id, for_update=True)
+        # Only compared with what was uploaded (an issued ticket's content never changes): no row lock,
+        # which would be taken out of id order (the caller locked the tickets it changes first).
+        existing = await repo.get(conn, draft.id)
         if existing is not None:
             return await _same_ticket_again(conn, device, existing, draft, origin)
     check_totals(draft)
@@ -239,9 +248,7 @@ async def issue(
         if "number" in (exc.constraint_name or ""):
             raise _number_taken(draft.number) from None
         raise
-    ticket = msgspec.structs.replace(ticket, business_day=day)
-    position = await events.append(conn, device.store_id, "ticket_issued", ticket)
-    return Outcome(ticket, position)
+    return Outcome(msgspec.structs.replace(ticket, business_day=day), "ticket_issued")
 
 
 def _number_taken(number: str) -> AppError:
@@ -289,7 +296,7 @@ async def void(conn: asyncpg.Connection, device: DeviceCaller, cmd: VoidTicket) 
         raise wrong_state(ticket, "voided")
     await conn.execute(repo.SET_VOIDED, ticket.id, cmd.reason)
     ticket = msgspec.structs.replace(ticket, state="voided")
-    return Outcome(ticket, await events.append(conn, device.store_id, "ticket_voided", ticket))
+    return Outcome(ticket, "ticket_voided")
 
 
 async def attach_member(conn: asyncpg.Connection, device: DeviceCaller, cmd: AttachMember) -> Outcome:
@@ -306,7 +313,7 @@ async def attach_member(conn: asyncpg.Connection, device: DeviceCaller, cmd: Att
         )
     await conn.execute(repo.SET_MEMBER, ticket.id, cmd.member_id)
     ticket = msgspec.structs.replace(ticket, member_id=cmd.member_id)
-    return Outcome(ticket, await events.append(conn, device.store_id, "member_attached", ticket))
+    return Outcome(ticket, "member_attached")
 
 
 async def release(conn: asyncpg.Connection, device: DeviceCaller, cmd: ReleaseTicket) -> Outcome:
@@ -318,7 +325,7 @@ async def release(conn: asyncpg.Connection, device: DeviceCaller, cmd: ReleaseTi
         raise wrong_state(ticket, "released")
     await conn.execute(repo.SET_RELEASED, ticket.id)
     ticket = msgspec.structs.replace(ticket, state="released", released=True)
-    return Outcome(ticket, await events.append(conn, device.store_id, "ticket_released", ticket))
+    return Outcome(ticket, "ticket_released")
 
 
 # --- for checkout ------------------------------------------------------------------------------------
@@ -351,29 +358,44 @@ async def open_tickets_for(
     return await repo.with_lines(conn, rows)
 
 
-async def mark_paid(
-    conn: asyncpg.Connection, store_id: uuid.UUID, ticket_ids: list[uuid.UUID], checkout_id: uuid.UUID
-) -> list[Ticket]:
-    """Mark open tickets paid by ``checkout_id`` and append ``ticket_paid`` events, in the caller's
-    transaction (all or none: a ticket not open or not in the store raises, and the caller rolls back)."""
-    if not conn.is_in_transaction():
-        raise RuntimeError("mark_paid must run inside the checkout's transaction")
-    ids = list(dict.fromkeys(ticket_ids))
-    await events.lock_store(conn, store_id)
-    rows = {r["id"]: r for r in await conn.fetch(repo.GET_MANY_FOR_UPDATE, ids)}
-    for tid in ids:
+async def lock(conn: asyncpg.Connection, store_id: uuid.UUID, ticket_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+    """Lock the tickets ``FOR UPDATE`` in id order (one statement) and return their rows in the order
+    asked; a ticket not found or of another store raises NotFound (the caller rolls back)."""
+    rows = {r["id"]: r for r in await conn.fetch(repo.GET_MANY_FOR_UPDATE, list(ticket_ids))}
+    for tid in ticket_ids:
         row = rows.get(tid)
         if row is None or row["store_id"] != store_id:
             raise NotFound("ticket", tid)
-        if row["state"] != "issued":
-            raise wrong_state(row, "paid")
+    return [rows[tid] for tid in ticket_ids]
+
+
+async def mark_paid(
+    conn: asyncpg.Connection,
+    store_id: uuid.UUID,
+    ticket_ids: list[uuid.UUID],
+    checkout_id: uuid.UUID,
+    *,
+    checked: Sequence[Ticket] | None = None,
+) -> list[Ticket]:
+    """Mark open tickets paid by ``checkout_id`` and append their ``ticket_paid`` events, last in the
+    caller's transaction (all or none: a ticket not open or not in the store raises, and the caller
+    rolls back). The sales facts are written before the store's counter is taken.
+
+    ``checked`` are the tickets (with their lines) as the caller locked (``lock``) and checked them;
+    without it they are locked and checked here."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("mark_paid must run inside the checkout's transaction")
+    ids = list(dict.fromkeys(ticket_ids))
+    if checked is None:
+        rows = await lock(conn, store_id, ids)
+        for row in rows:
+            if row["state"] != "issued":
+                raise wrong_state(row, "paid")
+        checked = await repo.with_lines(conn, rows)
     await conn.execute(repo.SET_PAID, ids, checkout_id)
-    paid = [
-        msgspec.structs.replace(t, state="paid", checkout_id=checkout_id)
-        for t in await repo.with_lines(conn, [rows[i] for i in ids])
-    ]
-    for ticket in paid:
-        await events.append(conn, store_id, "ticket_paid", ticket)
+    paid = [msgspec.structs.replace(t, state="paid", checkout_id=checkout_id) for t in checked]
+    await events.run_deferred(conn)
+    await events.append_all(conn, store_id, [events.new_event("ticket_paid", t) for t in paid])
     return paid
 
 
@@ -383,10 +405,9 @@ async def mark_refunded(
     """Move paid tickets to ``partly_refunded`` or ``refunded`` after a refund of their lines, appending
     ``ticket_partly_refunded`` / ``ticket_refunded`` events, in the refund's transaction. A ticket already
     in the wanted state is left alone (a further partial refund changes no state). Call it last in the
-    transaction: it takes the store's ticket lock (held to commit)."""
+    transaction: its ``append_all`` takes the store's event counter, the last lock (held to commit)."""
     if not conn.is_in_transaction():
         raise RuntimeError("mark_refunded must run inside the refund's transaction")
-    await events.lock_store(conn, store_id)
     rows = {r["id"]: r for r in await conn.fetch(repo.GET_MANY_FOR_UPDATE, sorted(states))}
     changed = []
     for tid in sorted(states):
@@ -399,9 +420,10 @@ async def mark_refunded(
             raise wrong_state(row, wanted)
         await conn.execute(repo.SET_STATE, tid, wanted)
         (ticket,) = await repo.with_lines(conn, [row])
-        ticket = msgspec.structs.replace(ticket, state=wanted)
-        await events.append(conn, store_id, f"ticket_{wanted}", ticket)
-        changed.append(ticket)
+        changed.append(msgspec.structs.replace(ticket, state=wanted))
+    if changed:
+        await events.run_deferred(conn)  # the refund's and the tickets' sales facts, before the counter
+        await events.append_all(conn, store_id, [events.new_event(f"ticket_{t.state}", t) for t in changed])
     return changed
 
 

@@ -8,6 +8,7 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from protocol.ids import new_id
+from server.db.migrate import available
 from tests.server.reports.conftest import November
 from tests.server.reports.test_reports import get
 
@@ -59,3 +60,21 @@ async def test_member_reports_see_one_customer_after_a_merge(
         )
         == 0
     )
+
+
+async def test_the_migration_joins_the_history_of_members_merged_before_it(
+    november: November, conn: asyncpg.Connection
+) -> None:
+    # a merge as it was before: the record marked merged, its sales history left behind
+    await conn.execute("UPDATE member SET state = 'merged', merged_into = $2 WHERE id = $1", november.b, november.a)
+    assert await conn.fetchval("SELECT count(*) FROM sales_member_day WHERE member_id = $1", november.b) > 0
+    (migration,) = [m for m in available() if m.version == 9]
+    backfill = migration.sql[migration.sql.index("-- 3. Member merges") :]
+    async with conn.transaction():
+        await conn.execute(backfill)
+    for table in ("sales_ticket_fact", "sales_line_fact", "sales_member_day"):
+        assert await conn.fetchval(f"SELECT count(*) FROM {table} WHERE member_id = $1", november.b) == 0
+    assert await conn.fetchval("SELECT sum(amount) FROM sales_member_day WHERE member_id = $1", november.a) == (
+        await conn.fetchval("SELECT sum(amount) FROM sales_ticket_fact WHERE member_id = $1", november.a)
+    )
+    assert await conn.fetchval("SELECT sum(visits) FROM sales_member_day WHERE member_id = $1", november.a) == 3

@@ -112,7 +112,7 @@ async def test_a_merge_waits_for_a_checkout_of_the_absorbed_member_in_flight_and
         tx = paying.transaction()
         await tx.start()
         # what a checkout of this member holds until it commits; its sales facts are written at commit
-        await paying.execute(checkout_sql.LOCK_CHECKOUT_MEMBER, absorbed)
+        await paying.execute(checkout_sql.LOCK_CHECKOUT_KEYS, new_id(), absorbed)
         await paying.execute("UPDATE ticket SET state = 'paid' WHERE id = $1", t.id)
 
         async def merge() -> None:

@@ -29,22 +29,6 @@ CREATE FUNCTION analytics_member(p_member uuid) RETURNS uuid LANGUAGE sql STABLE
     SELECT coalesce((SELECT id FROM up WHERE merged_into IS NULL LIMIT 1), p_member)
 $$;
 
--- A member merge moves the absorbed record's sales history (and its service tasks, which are judged
--- by the member's later purchases) to the survivor, so member reports see one customer.
-CREATE FUNCTION analytics_move_member(p_from uuid, p_to uuid) RETURNS void LANGUAGE sql AS $$
-    UPDATE sales_ticket_fact SET member_id = p_to WHERE member_id = p_from;
-    UPDATE sales_line_fact SET member_id = p_to WHERE member_id = p_from;
-    INSERT INTO sales_member_day AS d (member_id, store_id, day, tickets, visits, amount, cost, promo_amount)
-    SELECT p_to, store_id, day, tickets, visits, amount, cost, promo_amount
-    FROM sales_member_day WHERE member_id = p_from
-    ON CONFLICT (member_id, store_id, day) DO UPDATE SET
-        tickets = d.tickets + EXCLUDED.tickets, visits = d.visits + EXCLUDED.visits,
-        amount = d.amount + EXCLUDED.amount, cost = d.cost + EXCLUDED.cost,
-        promo_amount = d.promo_amount + EXCLUDED.promo_amount;
-    DELETE FROM sales_member_day WHERE member_id = p_from;
-    UPDATE service_task SET member_id = p_to WHERE member_id = p_from;
-$$;
-
 CREATE OR REPLACE FUNCTION analytics_record_sales(p_tickets uuid[]) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     n integer;
@@ -134,5 +118,21 @@ CREATE CONSTRAINT TRIGGER ticket_paid_facts AFTER INSERT OR UPDATE OF state ON t
     WHEN (NEW.state IN ('paid', 'released', 'partly_refunded', 'refunded'))
     EXECUTE FUNCTION analytics_on_ticket();
 
--- Members merged before this version: their sales history joins the survivor's now.
-SELECT analytics_move_member(m.id, analytics_member(m.id)) FROM member m WHERE m.state = 'merged';
+-- 3. Member merges move the absorbed record's sales history to the survivor (server/members, in the
+-- merge's transaction). Members merged before this version: their history joins the survivor's now.
+INSERT INTO sales_member_day AS d (member_id, store_id, day, tickets, visits, amount, cost, promo_amount)
+SELECT analytics_member(x.member_id), x.store_id, x.day, sum(x.tickets), sum(x.visits), sum(x.amount), sum(x.cost),
+       sum(x.promo_amount)
+FROM sales_member_day x JOIN member m ON m.id = x.member_id AND m.state = 'merged'
+GROUP BY 1, 2, 3
+ON CONFLICT (member_id, store_id, day) DO UPDATE SET
+    tickets = d.tickets + EXCLUDED.tickets, visits = d.visits + EXCLUDED.visits,
+    amount = d.amount + EXCLUDED.amount, cost = d.cost + EXCLUDED.cost,
+    promo_amount = d.promo_amount + EXCLUDED.promo_amount;
+DELETE FROM sales_member_day x USING member m WHERE m.id = x.member_id AND m.state = 'merged';
+UPDATE sales_ticket_fact f SET member_id = analytics_member(f.member_id)
+FROM member m WHERE m.id = f.member_id AND m.state = 'merged';
+UPDATE sales_line_fact f SET member_id = analytics_member(f.member_id)
+FROM member m WHERE m.id = f.member_id AND m.state = 'merged';
+UPDATE service_task t SET member_id = analytics_member(t.member_id)
+FROM member m WHERE m.id = t.member_id AND m.state = 'merged';
