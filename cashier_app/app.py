@@ -17,6 +17,8 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from cashier_app.presenters.banner import offline_banner
 from cashier_app.presenters.basket import Basket
+from cashier_app.presenters.exceptions import ExceptionsPresenter
+from cashier_app.presenters.ports import TillContext
 from cashier_app.presenters.queue import TicketQueue
 from cashier_app.presenters.receipt import receipt_view
 from cashier_app.presenters.refunds import RefundPresenter
@@ -24,6 +26,8 @@ from cashier_app.presenters.shift import ShiftPresenter, till_refusal
 from cashier_app.presenters.tenders import Payment
 from cashier_app.presenters.top_up import TopUpPresenter
 from cashier_app.screens.checkout.checkout import CheckoutScreen
+from cashier_app.screens.exceptions.exceptions import ExceptionsScreen
+from cashier_app.screens.exceptions.exceptions import nav_button as exceptions_nav_button
 from cashier_app.screens.receipt.receipt import ReceiptScreen
 from cashier_app.screens.refunds.refunds import RefundsScreen
 from cashier_app.screens.shift.shift import ShiftScreen
@@ -124,12 +128,15 @@ class CashierApp(App):  # type: ignore[misc]
             self.prefs.server_url = self.enrollment.server_url
             prefs_file.save(s.prefs_path, self.prefs)
         if self.basket is None:
-            till = s.till(device)
+
+            def till() -> TillContext:  # the store's rules as last read from the server
+                return s.till(device)
+
             self.till_label = device.label
             self.basket = Basket(s.reader, s.customers, s.connection)
             self.payment = Payment(self.basket, s.terminal, s.checkouts, s.connection, till)
             self.queue = TicketQueue(s.events)
-            self.shift = ShiftPresenter(s.shifts, s.connection)
+            self.shift = ShiftPresenter(s.shifts, s.connection, s.print_report)
             self.refunds = RefundPresenter(s.refunds, s.auth, s.connection, till)
             self.top_up = TopUpPresenter(s.customers, s.top_ups, s.connection)
             self.checkout_screen = CheckoutScreen(
@@ -146,7 +153,18 @@ class CashierApp(App):  # type: ignore[misc]
                 TopUpScreen(self.top_up, self.go),
             ):
                 self.screens.add_widget(screen)
+            self._add_exceptions(s)
         self.go("sign_in")
+
+    def _add_exceptions(self, s: Services) -> None:
+        """The supervisor's exception queue, reached from the checkout screen's top bar."""
+        if s.exceptions is None:
+            return
+        self.exceptions = ExceptionsPresenter(s.exceptions, s.connection)
+        self.screens.add_widget(ExceptionsScreen(self.exceptions, self.go))
+        after = self.checkout_screen.ids.nav_top_up
+        bar = after.parent
+        bar.add_widget(exceptions_nav_button(self.go), index=bar.children.index(after))
 
     def _signed_in(self) -> None:
         s, session = self.services, self.sign_in.session

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cashier_app.presenters.exceptions import ExceptionQueue
 from cashier_app.presenters.ports import (
     Checkouts,
     Customers,
@@ -20,6 +21,7 @@ from cashier_app.presenters.ports import (
 )
 from client_common.connection import ConnectionFeed
 from client_common.presenters.ports import Authenticator, EnrolledDevice, Enroller, StaffSession
+from protocol.payments import ShiftReport
 
 
 async def _nothing(_session: StaffSession | None = None) -> None:
@@ -48,6 +50,10 @@ class Services:
     # Start syncing (websocket, outbox, ticket events) once someone is signed in; stop on sign-out.
     start_sync: Callable[[StaffSession], Awaitable[None]] = _nothing
     stop_sync: Callable[[], Awaitable[None]] = _nothing
+    # The store's exception queue for a supervisor at the till (no screen for it when None).
+    exceptions: ExceptionQueue | None = None
+    # Prints an X or Z report on the receipt printer; None when the till has no printer.
+    print_report: Callable[[ShiftReport], None] | None = None
 
     @property
     def prefs_path(self) -> Path:

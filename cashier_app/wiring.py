@@ -17,23 +17,28 @@ from typing import Any
 
 from cashier_app.adapters.checkouts import TillCheckouts
 from cashier_app.adapters.events import StoreTicketEvents
+from cashier_app.adapters.exceptions import ServerExceptions
 from cashier_app.adapters.server import (
-    POINTS_PER_YUAN,
     ServerCustomers,
     ServerRefunds,
     ServerShifts,
     ServerTerminal,
     ServerTopUps,
 )
+from cashier_app.adapters.settings import TillSettingsCache
 from cashier_app.adapters.sync import TillSync, handheld_keys
 from cashier_app.codes import SignedTicketReader
 from cashier_app.printer import ReceiptPrinter, from_env
 from cashier_app.services import Services
+from cashier_app.shift_report import ReportHeader
 from client_common.adapters.identity import Device, Enrollment
 from client_common.adapters.staff import StaffAuth
 from client_common.connection import ConnectionFeed
+from client_common.i18n import translator
 from client_common.presenters.ports import StaffSession
 from client_common.store import DeviceStore
+from protocol.paper import COLUMNS_58MM
+from protocol.payments import ShiftReport
 
 
 @dataclass
@@ -47,6 +52,7 @@ class Till:
     sync: TillSync
     checkouts: TillCheckouts
     customers: ServerCustomers
+    settings: TillSettingsCache | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -55,11 +61,12 @@ class Till:
 def build(
     data_dir: str | Path,
     printer: ReceiptPrinter | None = None,
-    points_per_yuan: int = POINTS_PER_YUAN,
+    points_per_yuan: int | None = None,
     **sync_options: Any,
 ) -> Till:
     """Everything a till keeping its data in ``data_dir`` needs. ``printer`` defaults to the one
-    ``FT_RECEIPT_PRINTER`` names; ``sync_options`` go to ``TillSync`` (backoff, flush_every, ping
+    ``FT_RECEIPT_PRINTER`` names; ``points_per_yuan`` fixes the points value instead of the store's setting
+    the server gives; ``sync_options`` go to ``TillSync`` (backoff, flush_every, ping
     settings) for tests and tools."""
     data_dir = Path(data_dir)
     store = DeviceStore(data_dir)
@@ -67,12 +74,21 @@ def build(
     auth = StaffAuth(device)
     keys = handheld_keys(store)
     reader = SignedTicketReader(keys, names=store.names)
-    customers = ServerCustomers(auth, device, reader, keys, points_per_yuan)
+    settings = TillSettingsCache(device)
+    customers = ServerCustomers(
+        auth, device, reader, keys, settings.points_per_yuan if points_per_yuan is None else points_per_yuan
+    )
     printer = printer or from_env()
-    checkouts = TillCheckouts(auth, device, keys, on_settled=printer or (lambda _settled, _text: None))
+    checkouts = TillCheckouts(
+        auth,
+        device,
+        keys,
+        on_settled=printer or (lambda _settled, _text: None),
+        narrow=printer is not None and printer.columns == COLUMNS_58MM,
+    )
     events = StoreTicketEvents(store, names=lambda member_id: customers.names.get(member_id, ""))
     feed = ConnectionFeed()
-    sync = TillSync(device, events, checkouts, feed, keys, **sync_options)
+    sync = TillSync(device, events, checkouts, feed, keys, settings=settings, **sync_options)
 
     async def start_sync(_session: StaffSession) -> None:
         await sync.start()
@@ -84,6 +100,19 @@ def build(
     def till_id() -> Any:
         identity = device.identity
         return identity.device_id if identity else None
+
+    def print_report(report: ShiftReport) -> None:
+        assert printer is not None
+        rules, identity, session = settings.current, device.identity, auth.session
+        language = translator.language
+        store = (rules.store_name_zh if language == "zh" else rules.store_name_en) if rules else ""
+        header = ReportHeader(
+            store=store or (identity.store_code if identity else ""),
+            till=identity.label if identity else "",
+            cashier=session.name if session else "",
+            timezone=rules.timezone if rules else "",
+        )
+        printer.print_report(report, language, header)
 
     services = Services(
         data_dir=data_dir,
@@ -100,9 +129,19 @@ def build(
         connection=feed,
         start_sync=start_sync,
         stop_sync=stop_sync,
+        exceptions=ServerExceptions(auth),
+        till=settings.context,
+        print_report=print_report if printer is not None else None,
     )
     return Till(
-        services=services, device=device, store=store, auth=auth, sync=sync, checkouts=checkouts, customers=customers
+        services=services,
+        device=device,
+        store=store,
+        auth=auth,
+        sync=sync,
+        checkouts=checkouts,
+        customers=customers,
+        settings=settings,
     )
 
 

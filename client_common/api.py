@@ -213,6 +213,15 @@ class Api:
         )
         return _checkouts.decode(body)
 
+    async def device_call(self, method: str, path: str, answer: type[T], *, body: msgspec.Struct | None = None) -> T:
+        """Any endpoint the device calls with its own token: ``body`` sent as JSON, the answer decoded."""
+        headers = self._device_headers()
+        kwargs: dict[str, Any] = {}
+        if body is not None:
+            kwargs["content"] = msgspec.json.encode(body)
+            headers["Content-Type"] = "application/json"
+        return msgspec.json.decode(await self._call(method, path, headers=headers, **kwargs), type=answer)
+
     async def directory(self) -> DeviceDirectory:
         """Every active device of this store with its public key (for checking signed QR codes)."""
         return _directory.decode(await self._call("GET", DIRECTORY, headers=self._device_headers()))

@@ -110,3 +110,4 @@ class Dashboard(msgspec.Struct, kw_only=True, frozen=True):
     by_counter: list[CounterSales]
     devices: list[DeviceHealth]
     stale_after_minutes: int
+    open_exceptions: int = 0  # the exception queue's open entries (conflicts with money to put right)

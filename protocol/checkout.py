@@ -20,7 +20,7 @@ import msgspec
 
 from protocol.money import Minor
 from protocol.receipts import ReceiptPayload, ReceiptTicket
-from protocol.tickets import Fen, Ticket
+from protocol.tickets import Fen, Ticket, TicketState
 
 TenderKind = Literal["cash", "card", "wallet", "stored_value", "ecoin", "points"]
 
@@ -37,6 +37,8 @@ CheckoutMode = Literal["till", "one_stop"]
 RefundTo = Literal["drawer", "provider", "member"]
 Qty = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
 Reason = Annotated[str, msgspec.Meta(max_length=200)]
+TerminalRef = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{4,32}$")]
+Last4 = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}$")]
 
 
 class CheckoutCodes:
@@ -74,6 +76,7 @@ class CheckoutCodes:
     APPROVAL_REFUSED = "supervisor_approval_refused"
     SHIFT_REQUIRED = "open_shift_required"
     POINTS_NOT_WHOLE = "points_amount_not_whole"
+    TICKET_REFUNDED = "ticket_already_refunded"  # details: ticket_id, number
 
 
 # --- checkout ---------------------------------------------------------------------------------------
@@ -86,12 +89,21 @@ class TenderRequest(msgspec.Struct, kw_only=True, frozen=True):
     ``amount`` is what the tender pays; for cash, what the customer handed over (change is given back).
     ``token`` is the card terminal's token or the wallet code the customer shows; never a card number.
     Points, e-coin and stored value amounts are in fen of value; the ledger converts points.
+
+    A card charged on a standalone card terminal (not through the provider, e.g. while the till was
+    offline) carries ``terminal_ref``, the approval code the terminal printed, and ``last4`` of the card
+    instead of a token: the server records it as paid without asking the provider, and its refunds are
+    made on that terminal. ``allowance_id`` spends points, e-coin or stored value from the offline
+    allowance the server granted this till (docs/ledger.md) instead of the member's available balance.
     """
 
     id: uuid.UUID
     kind: TenderKind
     amount: Minor
     token: str | None = None
+    terminal_ref: TerminalRef | None = None
+    last4: Last4 | None = None
+    allowance_id: uuid.UUID | None = None
 
 
 class CheckoutRequest(msgspec.Struct, kw_only=True, frozen=True):
@@ -99,6 +111,11 @@ class CheckoutRequest(msgspec.Struct, kw_only=True, frozen=True):
 
     ``expected_total`` is the total the station showed the customer; when given, a different server
     total (a ticket changed meanwhile) is refused rather than charged.
+
+    ``settled_offline_at_ms`` says the till already took the money while the network was down (its
+    outbox replays the checkout): a refusal for a conflict then also records an exception for the
+    manager, named in the refusal's ``details["exception"]`` (see ``protocol.exceptions``). It is not
+    part of the checkout's content: a replay with or without it is the same checkout.
     """
 
     id: uuid.UUID
@@ -107,6 +124,7 @@ class CheckoutRequest(msgspec.Struct, kw_only=True, frozen=True):
     member_id: uuid.UUID | None = None
     currency: str = "CNY"
     expected_total: Fen | None = None
+    settled_offline_at_ms: int | None = None
 
 
 class TenderResult(msgspec.Struct, kw_only=True, frozen=True):
@@ -238,6 +256,7 @@ class RefundableLine(msgspec.Struct, kw_only=True, frozen=True):
     qty: int
     returned: int
     line_total: Fen
+    ticket_state: TicketState = "paid"  # paid, released, partly_refunded or refunded
 
 
 class CheckoutForRefund(msgspec.Struct, kw_only=True, frozen=True):
@@ -277,4 +296,5 @@ class RefundResult(msgspec.Struct, kw_only=True, frozen=True):
     approved_by: uuid.UUID | None = None
     points_reversed: int = 0
     refunded_at_ms: int = 0
+    e_coin_reversed: int = 0  # campaign e-coin the sale earned, taken back in proportion
     replayed: bool = False

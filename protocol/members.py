@@ -218,12 +218,14 @@ class ReturnedLine(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class RefundResult(msgspec.Struct, kw_only=True, frozen=True):
-    """Points taken back for returned lines; ``shortfall`` is what the member had already spent."""
+    """Points and campaign e-coin taken back for returned lines; ``shortfall`` and ``e_coin_shortfall``
+    are what the member had already spent (balances never go below zero)."""
 
     movement_id: uuid.UUID
     points: int
     shortfall: int = 0
     e_coin: int = 0
+    e_coin_shortfall: int = 0
 
 
 class HoldResult(msgspec.Struct, kw_only=True, frozen=True):

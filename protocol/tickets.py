@@ -18,7 +18,9 @@ from protocol.messages import Message
 Fen = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 Qty = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
 
-TicketState = Literal["issued", "paid", "released", "voided", "expired"]
+TicketState = Literal["issued", "paid", "released", "voided", "expired", "partly_refunded", "refunded"]
+"""``issued -> paid -> released``, ``issued -> voided | expired``; a refund moves a paid or released ticket to
+``partly_refunded`` (some units of its lines came back) or ``refunded`` (all of them)."""
 
 
 class TicketLine(msgspec.Struct, kw_only=True, frozen=True):
@@ -71,6 +73,7 @@ class Ticket(msgspec.Struct, kw_only=True, frozen=True):
     issued_at_ms: int = 0
     business_day: str = ""  # ISO date the ticket expires at the end of
     checkout_id: uuid.UUID | None = None
+    released: bool = False  # the goods were handed over; stays true when the ticket is refunded later
 
 
 # --- commands: device -> server -------------------------------------------------------------------
@@ -137,7 +140,9 @@ class TicketEvent(msgspec.Struct, kw_only=True, frozen=True):
 
     position: int
     store_id: uuid.UUID
-    kind: str  # ticket_issued, ticket_paid, ticket_released, ticket_voided, ticket_expired, member_attached
+    # ticket_issued, ticket_paid, ticket_released, ticket_voided, ticket_expired, member_attached,
+    # ticket_partly_refunded, ticket_refunded
+    kind: str
     ticket: Ticket
     at_ms: int
 

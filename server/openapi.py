@@ -1,5 +1,7 @@
 """The served OpenAPI document says what every route really answers: who may call it (security, from the
 handler's ``opt``) and the ``ErrorBody`` of every refusal, written once here rather than on each handler.
+A handler with ``opt={"csv": True}`` also answers its 200 as CSV (``?format=csv`` or ``Accept: text/csv``);
+the document shows that second media type next to the JSON one.
 
 Litestar builds the document lazily on the first request for it; ``document_errors_and_access`` hooks
 into that build, so creating an app stays as cheap as before.
@@ -47,6 +49,22 @@ ERRORS: dict[str, str] = {
 }
 PUBLIC_ERRORS = ("400", "404", "409", "503", "default")
 _REF = "#/components/schemas/{name}"
+
+CSV = "csv"  # the ``opt`` key of a handler that also answers text/csv
+CSV_MEDIA_TYPE = "text/csv"
+CSV_CONTENT: dict[str, Any] = {
+    "schema": {
+        "type": "string",
+        "description": (
+            "UTF-8 with a byte-order mark: a header row of the JSON rows' field names, then one line per row "
+            "(lists joined with '|', null as an empty cell)."
+        ),
+    }
+}
+CSV_DISPOSITION: dict[str, Any] = {
+    "description": 'attachment; filename="<report>.csv"',
+    "schema": {"type": "string"},
+}
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -102,10 +120,18 @@ def document(schema: dict[str, Any], routes: Iterable[HTTPRoute]) -> dict[str, A
                 if body is not None and "requestBody" not in operation:  # a handler decoding its raw body
                     operation["requestBody"] = _request_body(body, schemas)
                 responses = operation.setdefault("responses", {})
+                if handler.opt.get(CSV):
+                    _add_csv(responses)
                 responses["400"] = _error_response(ERRORS["400"])  # ours, not the framework's default body
                 for status in ERRORS if security else PUBLIC_ERRORS:
                     responses.setdefault(status, _error_response(ERRORS[status]))
     return schema
+
+
+def _add_csv(responses: dict[str, Any]) -> None:
+    ok = responses.setdefault("200", {"description": "OK"})
+    ok.setdefault("content", {})[CSV_MEDIA_TYPE] = CSV_CONTENT
+    ok.setdefault("headers", {})["Content-Disposition"] = CSV_DISPOSITION
 
 
 class _DocumentedOpenAPIPlugin(OpenAPIPlugin):

@@ -9,6 +9,7 @@ from server.auth.controller import AuthController
 from server.catalog.controller import CatalogController
 from server.checkout.controller import CheckoutController, OneStopController, RefundController
 from server.devices.controller import DeviceController
+from server.exceptions.controller import ExceptionsController
 from server.health.controller import health
 from server.ledger.controller import AllowanceController, LedgerAdminController
 from server.loyalty.controller import LoyaltyController
@@ -20,6 +21,7 @@ from server.shifts.controller import ShiftsController
 from server.staff.controller import StaffController
 from server.sync.controller import upload_commands
 from server.tickets.controller import TicketController
+from server.till.controller import TillDeviceController
 from server.ws.endpoint import stream
 
 ROUTES: list[Any] = [
@@ -48,4 +50,6 @@ ROUTES: list[Any] = [
     AdminApiController,
     AdminPagesController,
     admin_static,
+    ExceptionsController,
+    TillDeviceController,
 ]

@@ -5,13 +5,16 @@ Online: tickets read from their QR codes are uploaded first (a replay when the s
 the checkout is sent with the id the presenter made before the first attempt, so a retry after a lost
 answer is a replay. The till signs the receipt QR with its own key over the payload the server answered.
 
-Offline (cash for QR-scanned tickets only, the presenter's rule): the whole request, with the scanned
+Offline (QR-scanned tickets paid in cash, on the standalone card terminal or from a granted allowance;
+the presenter's rule): the whole request, with the scanned
 QR texts, is written to the ``till_checkout`` table in the device store before the receipt is shown,
 and the receipt QR is signed here with a provisional receipt number. ``flush()`` replays the waiting
 ones in order when the link is back: upload the tickets from their codes, then ``POST /checkouts`` with
 the same checkout id, so each applies exactly once whatever happens in between. A refusal (a ticket
 paid at another till meanwhile) leaves the checkout in a visible refused state with the server's
-sentence, and the rest flow on.
+sentence, and the rest flow on. The outbox marks each request ``settled_offline_at_ms``: refused for a
+conflict, the server records it as an exception for the manager, and the refused state says which one
+and the cash to give back.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import msgspec
 from cashier_app.adapters import scanned
 from cashier_app.adapters.server import StaffCalls
 from cashier_app.codes import offline_receipt_qr
-from cashier_app.presenters.ports import Settled, SettleRequest, Tender
+from cashier_app.presenters.exceptions import recorded_text
+from cashier_app.presenters.ports import TRY_AGAIN_LATER, Settled, SettleRequest, Tender
 from client_common.adapters.identity import Device, DeviceIdentity
 from client_common.adapters.staff import StaffAuth
 from client_common.connection import DeadLetter
@@ -54,7 +58,7 @@ CREATE TABLE IF NOT EXISTS till_checkout (
 )
 """
 
-TRANSIENT = ("unauthenticated", "database_unavailable", "payment_provider_unavailable")
+TRANSIENT = TRY_AGAIN_LATER
 """Refusals that say "not now" rather than "never": the checkout stays waiting."""
 
 translator.add({"en": {"conn.what_checkout": "Checkout {number}"}, "zh": {"conn.what_checkout": "结账单 {number}"}})
@@ -78,10 +82,27 @@ def wire_request(request: SettleRequest) -> CheckoutRequest:
     return CheckoutRequest(
         id=request.checkout_id,
         ticket_ids=[t.id for t in request.tickets],
-        tenders=[TenderRequest(id=t.id, kind=t.kind, amount=t.amount, token=t.token or None) for t in request.tenders],
+        tenders=[
+            TenderRequest(
+                id=t.id,
+                kind=t.kind,
+                amount=t.amount,
+                token=t.token or None,
+                terminal_ref=t.terminal_ref or None,
+                last4=t.masked[-4:] if t.terminal_ref else None,
+                allowance_id=t.allowance_id,
+            )
+            for t in request.tenders
+        ],
         member_id=request.member_id,
         expected_total=request.total,
     )
+
+
+def offline_request(request: SettleRequest) -> CheckoutRequest:
+    """The request as the outbox keeps it: marked settled offline, so a refusal for a conflict is
+    recorded by the server as an exception for the manager (see ``protocol.exceptions``)."""
+    return msgspec.structs.replace(wire_request(request), settled_offline_at_ms=int(time.time() * 1000))
 
 
 class TillCheckouts(StaffCalls):
@@ -91,8 +112,10 @@ class TillCheckouts(StaffCalls):
         device: Device,
         keys: PublicKeys,
         on_settled: Callable[[Settled, str], None] = lambda _settled, _text: None,
+        narrow: bool = False,
     ) -> None:
         super().__init__(auth)
+        self._narrow = narrow  # a 58 mm printer gets the server's 58 mm layout
         self._device = device
         self._store = device.store
         self._keys = keys
@@ -109,7 +132,7 @@ class TillCheckouts(StaffCalls):
             await scanned.upload(self._device, self._keys, qrs)
         result = await self.call("POST", "/checkouts", CheckoutResult, body=wire_request(request))
         settled = self._settled(result, request.tenders)
-        self._on_settled(settled, result.receipt_text)
+        self._on_settled(settled, (result.receipt_text_58 if self._narrow else "") or result.receipt_text)
         return settled
 
     def _settled(self, result: CheckoutResult, tenders: tuple[Tender, ...]) -> Settled:
@@ -139,8 +162,11 @@ class TillCheckouts(StaffCalls):
     # --- offline ------------------------------------------------------------------------------------
 
     def queue(self, request: SettleRequest) -> Settled:
-        if any(not t.qr for t in request.tickets) or any(t.kind != "cash" for t in request.tenders):
-            raise ValueError("only cash checkouts of tickets scanned from their QR codes wait in the outbox")
+        if any(not t.qr for t in request.tickets) or not all(t.offline_ok for t in request.tenders):
+            raise ValueError(
+                "only checkouts of tickets scanned from their QR codes, paid in cash, on the card terminal or "
+                "from a granted allowance, wait in the outbox"
+            )
         me = self._identity()
         existing = self._row(request.checkout_id)
         if existing is not None:  # the same checkout again (a retry): keep what was written
@@ -160,7 +186,7 @@ class TillCheckouts(StaffCalls):
                     (
                         str(request.checkout_id),
                         seq,
-                        msgspec.json.encode(wire_request(request)),
+                        msgspec.json.encode(offline_request(request)),
                         msgspec.json.encode([t.qr for t in request.tickets]),
                         receipt_no,
                         receipt_qr,
@@ -231,15 +257,24 @@ class TillCheckouts(StaffCalls):
                     if exc.code in TRANSIENT:
                         break
                     log.info("offline checkout %s refused: %s", checkout_id, exc.code)
-                    self._mark(checkout_id, "refused", exc.code, exc.message)
+                    self._mark(checkout_id, "refused", exc.code, recorded_text(exc))
                     continue
                 done += 1
                 self._mark(checkout_id, "settled")
             return done
 
     async def _replay(self, request: CheckoutRequest, qrs: list[str]) -> CheckoutResult:
+        if request.settled_offline_at_ms is None:  # kept by an older version of the till
+            request = msgspec.structs.replace(request, settled_offline_at_ms=int(time.time() * 1000))
         if qrs:
-            await scanned.upload(self._device, self._keys, qrs)
+            try:
+                await scanned.upload(self._device, self._keys, qrs)
+            except Refused as exc:
+                if exc.code in TRANSIENT:
+                    raise
+                # The checkout is sent all the same: the money was taken, so the server must hear of it
+                # (it refuses it too and records it for the manager).
+                log.info("tickets of offline checkout %s refused: %s", request.id, exc.code)
         return await self.call("POST", "/checkouts", CheckoutResult, body=request)
 
     def _mark(self, checkout_id: str, state: str, code: str = "", message: str = "") -> None:

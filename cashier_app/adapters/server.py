@@ -52,9 +52,12 @@ from protocol.tickets import Ticket
 
 T = TypeVar("T")
 
+TERMINAL = "terminal:"
+"""A refund share's reference when the card was charged on a standalone terminal (given back there)."""
+
 POINTS_PER_YUAN = 100
-"""Points that pay one yuan, as the server's ``FT_POINTS_PER_YUAN`` default (it is not published to
-devices); the till shows what a member's points are worth with it, the server decides when paying."""
+"""Points that pay one yuan, as the server's ``FT_POINTS_PER_YUAN`` default: what the till assumes until
+it has read the store's settings (``GET /api/device/till-settings``); the server decides when paying."""
 
 
 def points_value(points: int, points_per_yuan: int = POINTS_PER_YUAN) -> int:
@@ -111,14 +114,15 @@ class ServerCustomers(StaffCalls):
         device: Device,
         reader: TicketQrReader,
         keys: KeyDirectory,
-        points_per_yuan: int = POINTS_PER_YUAN,
+        points_per_yuan: int | Callable[[], int] = POINTS_PER_YUAN,
     ) -> None:
         super().__init__(auth)
         self._device = device
         self._reader = reader
         self._keys: PublicKeys = keys
         self._directory = keys
-        self._points_per_yuan = points_per_yuan
+        # the store's points value as the server last gave it (it changes on reconnect)
+        self._points_per_yuan = points_per_yuan if callable(points_per_yuan) else (lambda: points_per_yuan)
         self.names: dict[uuid.UUID, str] = {}
 
     async def find(self, code: str) -> Customer:
@@ -183,7 +187,7 @@ class ServerCustomers(StaffCalls):
             name=member.name,
             tier=b.tier or member.tier or "",
             points=b.points,
-            points_value=points_value(b.points, self._points_per_yuan),
+            points_value=points_value(b.points, self._points_per_yuan()),
             e_coin=b.e_coin,
             stored_value=b.stored_value,
         )
@@ -272,6 +276,7 @@ class ServerRefunds(StaffCalls):
                     qty=line.qty,
                     refundable_qty=line.qty - line.returned,
                     line_total=line.line_total,
+                    ticket_state=line.ticket_state,
                 )
                 for line in found.lines
             ),
@@ -297,7 +302,19 @@ class ServerRefunds(StaffCalls):
         to: dict[PaymentTenderKind, int] = {}
         for t in done.tenders:
             to[t.kind] = to.get(t.kind, 0) + t.amount
-        return RefundDone(done.id, done.amount, tuple(to.items()), points_reversed=done.points_reversed)
+        on_terminal = tuple(
+            (t.refund_ref.removeprefix(TERMINAL), t.amount)
+            for t in done.tenders
+            if t.refund_ref and t.refund_ref.startswith(TERMINAL)
+        )
+        return RefundDone(
+            done.id,
+            done.amount,
+            tuple(to.items()),
+            points_reversed=done.points_reversed,
+            e_coin_reversed=done.e_coin_reversed,
+            on_terminal=on_terminal,
+        )
 
 
 def shift_info(shift: Shift) -> ShiftInfo:

@@ -11,6 +11,7 @@ from typing import Any
 
 from cashier_app.adapters.checkouts import TillCheckouts
 from cashier_app.adapters.events import StoreTicketEvents
+from cashier_app.adapters.settings import TillSettingsCache
 from client_common.adapters.identity import Device
 from client_common.adapters.sync import DeviceSync, KeyDirectory
 from client_common.api import ApiError
@@ -46,6 +47,7 @@ class TillSync(DeviceSync):
         catalog_every: float = 300.0,
         flush_every: float = 15.0,
         app_version: str = "till",
+        settings: TillSettingsCache | None = None,
         **transport_options: Any,
     ) -> None:
         super().__init__(
@@ -61,6 +63,7 @@ class TillSync(DeviceSync):
         self.checkouts = checkouts
         self.flush_every = flush_every
         self.flushed = 0  # offline checkouts the server settled, for tests and diagnostics
+        self.settings = settings
         checkouts.changed = self.publish
 
     def attached(self, transport: Transport) -> None:
@@ -81,6 +84,8 @@ class TillSync(DeviceSync):
 
     def on_online(self) -> None:
         if self.running:
+            if self.settings is not None:  # the store's rules may have changed while we were away
+                self.spawn(self.settings.refresh_quietly(), "till-settings")
             self.spawn(self.flush(), "till-outbox-flush")
 
     async def flush(self) -> int:

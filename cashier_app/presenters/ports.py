@@ -134,13 +134,24 @@ class PaymentTerminal(Protocol):
 
 @dataclass(frozen=True)
 class Tender:
-    """A tender in the checkout: ``amount`` is what it pays, for cash what was handed over."""
+    """A tender in the checkout: ``amount`` is what it pays, for cash what was handed over.
+
+    ``terminal_ref``: a card charged on the standalone card terminal, with the approval code it printed
+    (``masked`` then holds the last four). ``allowance_id``: a balance spent from the offline allowance
+    the server granted this till."""
 
     id: uuid.UUID
     kind: TenderKind
     amount: int
     token: str = ""
     masked: str = ""
+    terminal_ref: str = ""
+    allowance_id: uuid.UUID | None = None
+
+    @property
+    def offline_ok(self) -> bool:
+        """Settles without the server: cash, a card on the standalone terminal, a granted allowance."""
+        return self.kind == "cash" or bool(self.terminal_ref) or self.allowance_id is not None
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,11 @@ class Settled:
     settled_at_ms: int = 0
 
 
+TRY_AGAIN_LATER = ("unauthenticated", "database_unavailable", "payment_provider_unavailable")
+"""Refusals that say "not now" rather than "never": nothing was decided, so the same checkout is sent again
+(an earlier attempt whose answer was lost may have settled it; only its id finds that out)."""
+
+
 class Checkouts(Protocol):
     async def settle(self, request: SettleRequest) -> Settled:
         """Settle online; a retry with the same checkout id is a replay."""
@@ -192,6 +208,7 @@ class SoldLine:
     qty: int  # sold
     refundable_qty: int  # sold minus already returned
     line_total: int
+    ticket_state: str = "paid"  # of the line's ticket: paid, released, partly_refunded, refunded
 
 
 @dataclass(frozen=True)
@@ -222,6 +239,9 @@ class RefundDone:
     amount: int
     to: tuple[tuple[TenderKind, int], ...]  # which tenders the money goes back to, and how much
     points_reversed: int = 0
+    # card shares the cashier gives back on the standalone card terminal: (its approval code, fen)
+    on_terminal: tuple[tuple[str, int], ...] = ()
+    e_coin_reversed: int = 0  # fen of campaign e-coin the sale earned, taken back
 
 
 class Refunds(Protocol):
@@ -280,4 +300,6 @@ class TillContext:
     device_id: uuid.UUID
     store_id: uuid.UUID
     refund_approval_limit: int = 50_000  # refunds above this many fen need a supervisor
+    points_per_yuan: int = 100  # points that pay one yuan when points are a tender
+    currency: str = "CNY"
     tender_kinds: tuple[TenderKind, ...] = field(default=("cash", "card", "wallet", "stored_value", "ecoin", "points"))

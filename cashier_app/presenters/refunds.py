@@ -5,7 +5,8 @@ tenders (the server decides the split); refunds need the server."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cashier_app.presenters.ports import Approval, RefundDone, RefundLine, Refunds, SoldCheckout, SoldLine, TillContext
@@ -16,7 +17,10 @@ from client_common.money_text import fmt
 from client_common.presenters.observable import Observable
 from client_common.presenters.ports import SUPERVISOR_ROLES, Authenticator, Refused, Unreachable
 from client_common.scan import clean_scan
+from protocol.checkout import CheckoutCodes
 from protocol.ids import new_id
+
+TICKET_REFUNDED = CheckoutCodes.TICKET_REFUNDED
 
 translator.add(
     {
@@ -34,8 +38,13 @@ translator.add(
             "refund.not_supervisor": "{name} is not a supervisor; ask a supervisor to approve.",
             "refund.done": "Refunded {amount}: {to}.",
             "refund.points": "{points} points taken back.",
+            "refund.on_terminal": "Give {amount} back to the card on the card terminal (approval {ref}).",
+            "refund.e_coin": "{amount} e-coin taken back.",
             "refund.line": "{number} · {name} ×{qty}",
             "refund.submit": "Refund",
+            "refund.state.partly_refunded": "partly refunded",
+            "refund.state.refunded": "refunded",
+            "refund.ticket_refunded": "That ticket was already refunded in full; nothing of it can come back again.",
         },
         "zh": {
             "refund.title": "退款退货",
@@ -51,8 +60,13 @@ translator.add(
             "refund.not_supervisor": "{name} 不是主管；请主管批准。",
             "refund.done": "已退款 {amount}：{to}。",
             "refund.points": "扣回积分 {points}。",
+            "refund.on_terminal": "请在刷卡机上向原卡退回 {amount}（原授权码 {ref}）。",
+            "refund.e_coin": "扣回电子币 {amount}。",
             "refund.line": "{number} · {name} ×{qty}",
             "refund.submit": "退款",
+            "refund.state.partly_refunded": "部分退款",
+            "refund.state.refunded": "已退款",
+            "refund.ticket_refunded": "该小票已全额退款，不能再退。",
         },
     }
 )
@@ -69,6 +83,25 @@ def line_amount(line: SoldLine, qty: int) -> int:
     return after - before
 
 
+def state_text(ticket_state: str) -> str:
+    """`` · partly refunded`` / `` · refunded`` after a line of such a ticket; nothing for a paid one."""
+    if ticket_state not in ("partly_refunded", "refunded"):
+        return ""
+    return " · " + translator.tr(f"refund.state.{ticket_state}")
+
+
+def returned(sold: SoldCheckout, chosen: dict[int, int]) -> SoldCheckout:
+    """The sale after ``chosen`` (line index -> units) came back: fewer units left, and each touched
+    ticket partly refunded or refunded, as the server now has it."""
+    lines = [replace(line, refundable_qty=line.refundable_qty - chosen.get(i, 0)) for i, line in enumerate(sold.lines)]
+    touched = {sold.lines[i].ticket_id for i in chosen}
+    for tid in touched:
+        left = [line.refundable_qty for line in lines if line.ticket_id == tid]
+        state = "refunded" if not any(left) else "partly_refunded"
+        lines = [replace(line, ticket_state=state) if line.ticket_id == tid else line for line in lines]
+    return replace(sold, lines=tuple(lines))
+
+
 @dataclass(frozen=True)
 class RefundRow:
     index: int
@@ -79,18 +112,29 @@ class RefundRow:
 
 
 class RefundPresenter(Observable):
-    def __init__(self, refunds: Refunds, auth: Authenticator, connection: ConnectionFeed, till: TillContext) -> None:
+    def __init__(
+        self,
+        refunds: Refunds,
+        auth: Authenticator,
+        connection: ConnectionFeed,
+        till: TillContext | Callable[[], TillContext],
+    ) -> None:
         super().__init__()
         self._refunds = refunds
         self._auth = auth
         self._connection = connection
-        self._till = till
+        self._rules = till if callable(till) else (lambda: till)
         self.sold: SoldCheckout | None = None
         self.chosen: dict[int, int] = {}  # line index -> qty
         self.done: RefundDone | None = None
         self.message = ""
         self.busy = False
         self._refund_id: uuid.UUID | None = None
+
+    @property
+    def _till(self) -> TillContext:
+        """The till's rules as the server last gave them (the refund limit changes on reconnect)."""
+        return self._rules()
 
     @property
     def unavailable(self) -> str:
@@ -179,7 +223,10 @@ class RefundPresenter(Observable):
             done = await self._refunds.refund(self._refund_id, self.sold.checkout_id, lines, reason, approval)
         except Refused as exc:
             self._refund_id = None
-            self._say_text(exc.message)
+            if exc.code == TICKET_REFUNDED:
+                self._say("refund.ticket_refunded")
+            else:
+                self._say_text(exc.message)
             return None
         except Unreachable:
             self._say("error.network")
@@ -187,11 +234,16 @@ class RefundPresenter(Observable):
         finally:
             self.busy = False
             self.changed()
+        self.sold = returned(self.sold, self.chosen)
         self.done, self.chosen, self._refund_id = done, {}, None
         to = ", ".join(f"{kind_name(kind)} {fmt(amount)}" for kind, amount in done.to)
         text = translator.tr("refund.done", amount=fmt(done.amount), to=to)
         if done.points_reversed:
             text += " " + translator.tr("refund.points", points=done.points_reversed)
+        for ref, amount in done.on_terminal:  # the card was charged on the standalone terminal: refund it there
+            text += " " + translator.tr("refund.on_terminal", amount=fmt(amount), ref=ref)
+        if done.e_coin_reversed:
+            text += " " + translator.tr("refund.e_coin", amount=fmt(done.e_coin_reversed))
         self._say_text(text, ok=True)
         return done
 
@@ -222,7 +274,8 @@ class RefundPresenter(Observable):
         return [
             RefundRow(
                 index=i,
-                text=translator.tr("refund.line", number=line.ticket_number, name=line.name, qty=line.qty),
+                text=translator.tr("refund.line", number=line.ticket_number, name=line.name, qty=line.qty)
+                + state_text(line.ticket_state),
                 chosen_qty=self.chosen.get(i, 0),
                 max_qty=line.refundable_qty,
                 amount=fmt(line_amount(line, self.chosen[i])) if i in self.chosen else fmt(line.line_total),

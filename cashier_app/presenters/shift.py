@@ -3,9 +3,10 @@ Z report at close with the counted cash and the difference."""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,6 +21,8 @@ from protocol.ids import new_id
 from protocol.payments import ShiftReport
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 TILL_ROLES = ("cashier", "supervisor", "manager", "admin")
 
@@ -44,6 +47,11 @@ translator.add(
             "shift.over": "over {amount}",
             "shift.short": "short {amount}",
             "shift.exact": "exact",
+            "shift.print": "Print report",
+            "shift.z": "Z report",
+            "shift.printed": "{title} printed.",
+            "shift.no_printer": "No receipt printer is set up on this till (FT_RECEIPT_PRINTER).",
+            "shift.print_failed": "The report was not printed ({reason}); check the printer and print again.",
         },
         "zh": {
             "shift.not_cashier": "{name} 无收银权限；请用收银员工号登录。",
@@ -64,6 +72,11 @@ translator.add(
             "shift.over": "长款 {amount}",
             "shift.short": "短款 {amount}",
             "shift.exact": "无差额",
+            "shift.print": "打印报表",
+            "shift.z": "Z 报表",
+            "shift.printed": "{title}已打印。",
+            "shift.no_printer": "本收银台未设置小票打印机（FT_RECEIPT_PRINTER）。",
+            "shift.print_failed": "报表未打印（{reason}）；请检查打印机后重新打印。",
         },
     }
 )
@@ -108,11 +121,16 @@ def report_rows(report: ShiftReport) -> list[ReportRow]:
     ]
 
 
+ReportPrinter = Callable[[ShiftReport], None]
+"""Prints an X or Z report on the till's receipt printer (raises when the printer fails)."""
+
+
 class ShiftPresenter(Observable):
-    def __init__(self, shifts: Shifts, connection: ConnectionFeed) -> None:
+    def __init__(self, shifts: Shifts, connection: ConnectionFeed, printer: ReportPrinter | None = None) -> None:
         super().__init__()
         self._shifts = shifts
         self._connection = connection
+        self._printer = printer
         self.shift: ShiftInfo | None = None
         self.report: ShiftReport | None = None
         self.message = ""
@@ -163,7 +181,27 @@ class ShiftPresenter(Observable):
         if report is not None:
             self.report, self.shift = report, None
             self._say("shift.closed", ok=True)
+            if self._printer is not None:  # the Z report goes in the drawer with the cash
+                self.print_report()
         return report
+
+    @property
+    def can_print(self) -> bool:
+        return self._printer is not None and self.report is not None
+
+    def print_report(self) -> bool:
+        """Print the report on screen (X or Z) on the till's receipt printer."""
+        if self.report is None:
+            return False
+        if self._printer is None:
+            return self._say("shift.no_printer")
+        try:
+            self._printer(self.report)
+        except Exception as exc:  # a jammed or unplugged printer: say so, the figures stay on screen
+            log.exception("shift report not printed")
+            return self._say("shift.print_failed", reason=str(exc) or type(exc).__name__)
+        title = translator.tr("shift.z" if self.report.final else "shift.x")
+        return self._say("shift.printed", ok=True, title=title)
 
     async def _call(self, work: Coroutine[Any, Any, T]) -> T | None:
         if not self._connection.state.online:

@@ -5,18 +5,24 @@ fen; one cash tender, and only cash may be more than what is due (the rest is ch
 and member balances pay at most what remains. A card or wallet payment gets its id *before* the first
 attempt; when the answer is lost the same id is asked again, never charged with a new one.
 
-Offline: cash settles tickets read from their QR codes into the outbox; tenders that need the server
-are disabled with the reason shown.
+Offline: tickets read from their QR codes settle into the outbox with cash, or with a card charged on
+the standalone card terminal (the cashier keys in the approval code it printed and the card's last four
+digits; nothing is charged through the server); tenders that need the server are disabled with the
+reason shown.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cashier_app.presenters.basket import Basket
 from cashier_app.presenters.ports import (
+    TRY_AGAIN_LATER,
     Charge,
     Checkouts,
     PaymentTerminal,
@@ -34,6 +40,7 @@ from protocol.ids import new_id
 from protocol.payments import TenderKind
 
 PROVIDER: tuple[TenderKind, ...] = ("card", "wallet")
+TERMINAL_REF = re.compile(r"[A-Za-z0-9-]{4,32}")  # as the checkout's ``terminal_ref`` accepts
 MEMBER: tuple[TenderKind, ...] = ("stored_value", "ecoin", "points")
 
 translator.add(
@@ -52,6 +59,9 @@ translator.add(
             "pay.nothing_left": "Nothing is left to pay; settle the checkout.",
             "pay.over_remaining": "{kind} can pay at most {amount}; only cash may be more than what is due.",
             "pay.over_balance": "The member has only {amount} of {kind}.",
+            "pay.points_not_whole": (
+                "At {rate} points per yuan, points pay in steps of {step}; change the points amount."
+            ),
             "pay.need_instrument": "Swipe the card or scan the customer's payment code.",
             "pay.approved": "{kind} {amount} approved {masked}",
             "pay.declined": "{kind} declined: {reason}. Ask for another card or tender.",
@@ -75,6 +85,13 @@ translator.add(
             "why.paid_up": "Nothing is left to pay.",
             "why.not_here": "Not taken at this till.",
             "why.offline_provider": "Offline: card and wallet payments go through the server. Take cash.",
+            "why.offline_wallet": "Offline: wallet payments need the server. Take cash or a card on the card terminal.",
+            "pay.terminal_hint": "Offline · card terminal: approval code and last 4, e.g. 123456 4242",
+            "pay.instrument_hint": "Card number or customer's payment code",
+            "pay.terminal_bad": (
+                "Type the approval code the card terminal printed and the card's last four digits, e.g. 123456 4242."
+            ),
+            "pay.terminal_taken": "Card on the terminal {amount} (approval {ref}, {masked}) recorded.",
             "why.offline_member": "Offline: balances can only be spent with the server. Take cash.",
             "why.no_member": "Needs a member: scan the member's code.",
             "why.no_balance": "The member has no {kind} to spend.",
@@ -94,6 +111,7 @@ translator.add(
             "pay.nothing_left": "已无待付金额；请结账。",
             "pay.over_remaining": "{kind}最多可付 {amount}；只有现金可以多付找零。",
             "pay.over_balance": "会员的{kind}只有 {amount}。",
+            "pay.points_not_whole": "按每元 {rate} 积分计算，积分须以 {step} 为单位抵扣；请修改积分金额。",
             "pay.need_instrument": "请刷卡或扫描顾客的付款码。",
             "pay.approved": "{kind} {amount} 已成功 {masked}",
             "pay.declined": "{kind}被拒：{reason}。请换卡或换其他方式。",
@@ -115,6 +133,11 @@ translator.add(
             "why.paid_up": "已无待付金额。",
             "why.not_here": "本收银台不收此方式。",
             "why.offline_provider": "离线：银行卡和移动支付需经服务器。请收现金。",
+            "why.offline_wallet": "离线：移动支付需要服务器。请收现金或在刷卡机上刷卡。",
+            "pay.terminal_hint": "离线 · 刷卡机：授权码和卡号后四位，如 123456 4242",
+            "pay.instrument_hint": "银行卡号或顾客付款码",
+            "pay.terminal_bad": "请输入刷卡机打印的授权码和卡号后四位，如 123456 4242。",
+            "pay.terminal_taken": "刷卡机银行卡 {amount}（授权码 {ref}，{masked}）已记录。",
             "why.offline_member": "离线：余额只能在联网时使用。请收现金。",
             "why.no_member": "需要会员：请扫会员码。",
             "why.no_balance": "会员没有可用的{kind}。",
@@ -153,14 +176,14 @@ class Payment(Observable):
         terminal: PaymentTerminal,
         checkouts: Checkouts,
         connection: ConnectionFeed,
-        till: TillContext,
+        till: TillContext | Callable[[], TillContext],
     ) -> None:
         super().__init__()
         self.basket = basket
         self._terminal = terminal
         self._checkouts = checkouts
         self._connection = connection
-        self._till = till
+        self._rules = till if callable(till) else (lambda: till)
         self.tenders: list[Tender] = []
         self.pending: PendingCharge | None = None
         self.checkout_id: uuid.UUID | None = None
@@ -170,6 +193,11 @@ class Payment(Observable):
         self.busy = False
         basket.observe(self.changed)
         connection.observe(lambda _state: self.changed())
+
+    @property
+    def _till(self) -> TillContext:
+        """The till's rules as the server last gave them (read afresh: they change on reconnect)."""
+        return self._rules()
 
     # --- figures ----------------------------------------------------------------------------------
 
@@ -210,8 +238,9 @@ class Payment(Observable):
         online = self._connection.state.online
         if not online and not self.basket.all_from_codes:
             return translator.tr("why.not_from_codes")
-        if kind in PROVIDER and not online:
-            return translator.tr("why.offline_provider")
+        if kind == "wallet" and not online:
+            return translator.tr("why.offline_wallet")
+        # offline, "card" is the standalone card terminal (``add_terminal_card``)
         if kind in MEMBER:
             if not online:
                 return translator.tr("why.offline_member")
@@ -221,6 +250,13 @@ class Payment(Observable):
             if self._left_of(kind) <= 0:
                 return translator.tr("why.no_balance", kind=kind_name(kind))
         return ""
+
+    @property
+    def points_step(self) -> int:
+        """The smallest amount in fen that whole points pay at this store's points value (1 at 100 points
+        per yuan, 2 at 50)."""
+        rate = self._till.points_per_yuan
+        return 100 // math.gcd(100, rate) if rate > 0 else 1
 
     def _left_of(self, kind: TenderKind) -> int:
         member = self.basket.member
@@ -258,22 +294,56 @@ class Payment(Observable):
         if why := self.unavailable(kind):
             return self._fail_text(why)
         left = self._left_of(kind)
-        amount = self._amount(amount_text, min(left, self.remaining))
+        most = min(left, self.remaining)
+        if kind == "points":
+            most -= most % self.points_step  # as much as whole points can pay
+        amount = self._amount(amount_text, most)
         if amount is None:
             return self._fail("pay.amount_bad")
         if amount > self.remaining:
             return self._fail("pay.over_remaining", kind=kind_name(kind), amount=fmt(self.remaining))
         if amount > left:
             return self._fail("pay.over_balance", kind=kind_name(kind), amount=fmt(left))
+        if kind == "points" and amount % self.points_step:
+            return self._fail("pay.points_not_whole", step=fmt(self.points_step), rate=self._till.points_per_yuan)
         self.tenders.append(Tender(new_id(), kind, amount))
         self.message = ""
         self.changed()
         return True
 
+    @property
+    def instrument_hint(self) -> str:
+        """What the card field asks for: the card or payment code online, the terminal's approval offline."""
+        return translator.tr("pay.instrument_hint" if self._connection.state.online else "pay.terminal_hint")
+
+    def add_terminal_card(self, approval_text: str, amount_text: str = "") -> bool:
+        """A card charged on the standalone card terminal (offline, or whenever the provider cannot be
+        used): ``approval_text`` is the approval code the terminal printed and the card's last four digits,
+        e.g. ``123456 4242``. Nothing is charged here; the server records it when the checkout reaches it."""
+        if why := self.unavailable("card"):
+            return self._fail_text(why)
+        parts = approval_text.replace("/", " ").split()
+        if len(parts) != 2 or not TERMINAL_REF.fullmatch(parts[0]) or not (len(parts[1]) == 4 and parts[1].isdigit()):
+            return self._fail("pay.terminal_bad")
+        ref, last4 = parts[0].upper(), parts[1]
+        amount = self._amount(amount_text, self.remaining)
+        if amount is None:
+            return self._fail("pay.amount_bad")
+        if amount > self.remaining:
+            return self._fail("pay.over_remaining", kind=kind_name("card"), amount=fmt(self.remaining))
+        masked = f"**** {last4}"
+        self.tenders.append(Tender(new_id(), "card", amount, masked=masked, terminal_ref=ref))
+        self.message = translator.tr("pay.terminal_taken", amount=fmt(amount), ref=ref, masked=masked)
+        self.changed()
+        return True
+
     async def take_card(self, kind: TenderKind, instrument: str, amount_text: str = "") -> bool:
-        """Charge a card or wallet through the provider for ``amount_text`` (empty: what remains)."""
+        """Charge a card or wallet through the provider for ``amount_text`` (empty: what remains).
+        Offline a card is the standalone terminal's: ``instrument`` is its approval code and last four."""
         if kind not in PROVIDER:
             raise ValueError(f"{kind} does not go through the payment provider")
+        if kind == "card" and not self._connection.state.online:
+            return self.add_terminal_card(instrument, amount_text)
         if self.pending is not None:
             return self._fail("pay.pending_first", kind=kind_name(self.pending.kind))
         if why := self.unavailable(kind):
@@ -336,7 +406,7 @@ class Payment(Observable):
         tender = next((t for t in self.tenders if t.id == tender_id), None)
         if tender is None:
             return
-        if tender.kind in PROVIDER:
+        if tender.kind in PROVIDER and not tender.terminal_ref:  # a keyed terminal approval may be corrected
             self._fail("pay.keep_card", kind=kind_name(tender.kind))
             return
         self.tenders.remove(tender)
@@ -348,8 +418,8 @@ class Payment(Observable):
     def _offline_problem(self) -> str:
         if not self.basket.all_from_codes:
             return translator.tr("why.not_from_codes")
-        if any(t.kind != "cash" for t in self.tenders):
-            kinds = {t.kind for t in self.tenders if t.kind != "cash"}
+        if not all(t.offline_ok for t in self.tenders):
+            kinds = {t.kind for t in self.tenders if not t.offline_ok}
             return translator.tr("why.offline_provider" if kinds & set(PROVIDER) else "why.offline_member")
         return ""
 
@@ -383,8 +453,10 @@ class Payment(Observable):
         try:
             return self._done(await self._checkouts.settle(request))
         except Refused as exc:
-            # Nothing was written (one transaction); the next attempt is a new checkout.
-            self.checkout_id = None
+            # Nothing was written (one transaction); the next attempt is a new checkout. But "not now" says
+            # nothing about an earlier attempt whose answer was lost: the retry keeps the id to find it.
+            if exc.code not in TRY_AGAIN_LATER:
+                self.checkout_id = None
             self._fail_text(exc.message)
             return None
         except Unreachable:
@@ -418,7 +490,7 @@ class Payment(Observable):
         rows = []
         for t in self.tenders:
             label = kind_name(t.kind) + (f" {t.masked}" if t.masked else "")
-            rows.append(TenderRow(t.id, label, fmt(t.amount), t.kind not in PROVIDER))
+            rows.append(TenderRow(t.id, label, fmt(t.amount), t.kind not in PROVIDER or bool(t.terminal_ref)))
         return rows
 
     @property

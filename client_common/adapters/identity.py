@@ -35,15 +35,19 @@ def port_error(exc: ApiError) -> Exception:
     """An API failure as the presenters know it: no answer, or the server's refusal with its sentence."""
     if exc.code == NETWORK_UNAVAILABLE:
         return Unreachable(exc.body.message)
-    return Refused(exc.code, exc.body.message)
+    return Refused(exc.code, exc.body.message, exc.body.details)
 
 
 class Device:
-    """The device's store, keys and identity, and the server address it talks to."""
+    """The device's store, keys and identity, and the server address it talks to.
 
-    def __init__(self, data_dir: Path, store: DeviceStore) -> None:
+    ``timeout`` is how long one HTTP call waits for the server's answer before it counts as unreachable.
+    """
+
+    def __init__(self, data_dir: Path, store: DeviceStore, timeout: float = 15.0) -> None:
         self.data_dir = data_dir
         self.store = store
+        self.timeout = timeout
         raw = store.get(IDENTITY)
         self._identity = None if raw is None else msgspec.convert(raw, DeviceIdentity)
         self._keys: DeviceKeys | None = None
@@ -73,7 +77,11 @@ class Device:
 
     def api(self, server_url: str | None = None) -> Api:
         identity = self.identity
-        return Api(server_url or self.server_url, device_token=identity.device_token if identity else None)
+        return Api(
+            server_url or self.server_url,
+            device_token=identity.device_token if identity else None,
+            timeout=self.timeout,
+        )
 
 
 def enrolled_device(identity: DeviceIdentity) -> EnrolledDevice:

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Refused(Exception):
-    """The server refused; ``code`` is stable, ``message`` is a sentence a person can act on."""
+    """The server refused; ``code`` is stable, ``message`` is a sentence a person can act on,
+    ``details`` what the error body named (e.g. the exception a refused offline checkout became)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details: dict[str, Any] = details or {}
 
 
 class Unreachable(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -114,6 +115,7 @@ class StoreTicketBook:
             lambda seq: ReleaseTicket(
                 command_id=new_id(), device_seq=seq, made_at_ms=now_ms(), ticket_id=ticket_id, receipt_qr=receipt_qr
             ),
+            released=True,
         )
 
     def attach_member(self, ticket_id: uuid.UUID, member_id: uuid.UUID) -> None:
@@ -130,11 +132,11 @@ class StoreTicketBook:
 
         self._send(self._store.add_command(make, msgspec.structs.replace(ticket, member_id=member_id)))
 
-    def _change(self, ticket_id: uuid.UUID, state: str, make: Callable[[int], AnyCommand]) -> None:
+    def _change(self, ticket_id: uuid.UUID, state: str, make: Callable[[int], AnyCommand], **also: Any) -> None:
         ticket = self._store.ticket(ticket_id)
         if ticket is None:
             raise KeyError(ticket_id)
-        self._send(self._store.add_command(make, msgspec.structs.replace(ticket, state=state)))
+        self._send(self._store.add_command(make, msgspec.structs.replace(ticket, state=state, **also)))
 
     def _send(self, command: AnyCommand) -> None:
         if self.submit is not None:
@@ -208,4 +210,5 @@ def _local(
         qr=qr,
         refused_code=code,
         refused=message,
+        released=ticket.released,
     )

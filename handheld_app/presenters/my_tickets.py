@@ -1,7 +1,8 @@
 """My tickets with live status, and what can be done with each: release goods, void, attach a member.
 
 Goods are released only against a *paid* ticket: paid as the server reported it live, or paid as a
-customer's signed receipt QR proves when the handheld is offline.
+customer's signed receipt QR proves when the handheld is offline. A ticket partly refunded before its
+goods left releases the rest; a refunded one releases nothing.
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ translator.add(
             "state.released": "Released",
             "state.voided": "Voided",
             "state.expired": "Expired",
+            "state.partly_refunded": "Partly refunded",
+            "state.refunded": "Refunded",
             "tickets.unsent": "not sent yet",
             "state.refused": "Refused",
             "tickets.refused": "refused by the server: {reason}",
             "tickets.released": "Goods released for {number}.",
             "tickets.voided": "{number} voided.",
             "tickets.not_paid": "{number} is not paid yet; goods are released only after payment.",
+            "tickets.cannot_release": "{number} is {state}; its goods cannot be released (again).",
             "tickets.cannot_void": "{number} is {state}; only an issued ticket can be voided here.",
             "tickets.receipt_bad": "This receipt cannot be trusted: {reason}",
             "tickets.receipt_none": "This receipt pays none of this handheld's open tickets.",
@@ -54,12 +58,15 @@ translator.add(
             "state.released": "已发货",
             "state.voided": "已作废",
             "state.expired": "已过期",
+            "state.partly_refunded": "部分退款",
+            "state.refunded": "已退款",
             "tickets.unsent": "尚未发送",
             "state.refused": "被拒绝",
             "tickets.refused": "服务器拒绝：{reason}",
             "tickets.released": "{number} 已发货。",
             "tickets.voided": "{number} 已作废。",
             "tickets.not_paid": "{number} 尚未付款；付款后才能发货。",
+            "tickets.cannot_release": "{number} 状态为{state}；不能（再次）发货。",
             "tickets.cannot_void": "{number} 状态为{state}；只有已开单的小票可在此作废。",
             "tickets.receipt_bad": "该凭证无法验证：{reason}",
             "tickets.receipt_none": "该凭证没有支付本机的任何未完成小票。",
@@ -67,6 +74,11 @@ translator.add(
         },
     }
 )
+
+
+def releasable(t: LocalTicket) -> bool:
+    """Paid and the goods still at the counter; a ticket partly refunded before release keeps the rest."""
+    return t.state in ("paid", "partly_refunded") and not t.released
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,7 @@ class MyTickets(Observable):
             title=t.number,
             detail=detail,
             state=tr(f"state.{key}"),
-            can_release=t.state == "paid",
+            can_release=releasable(t),
             can_void=t.state == "issued" and not t.refused,
             can_pay=t.state == "issued" and not t.refused,
             state_key=key,
@@ -124,8 +136,11 @@ class MyTickets(Observable):
         t = self._find(ticket_id)
         if t is None:
             return False
-        if t.state != "paid":
+        if t.state == "issued":
             return self._say("tickets.not_paid", number=t.number)
+        if not releasable(t):
+            state = translator.tr(f"state.{t.state}")
+            return self._say("tickets.cannot_release", number=t.number, state=state)
         self._book.release(ticket_id)
         self.refresh()
         return self._say("tickets.released", ok=True, number=t.number)
@@ -150,7 +165,9 @@ class MyTickets(Observable):
             return []
         self.refresh()
         released = [
-            r.ticket for r in self.rows if r.ticket.id in receipt.ticket_ids and r.ticket.state in ("issued", "paid")
+            r.ticket
+            for r in self.rows
+            if r.ticket.id in receipt.ticket_ids and (r.ticket.state == "issued" or releasable(r.ticket))
         ]
         if not released:
             self._say("tickets.receipt_none")

@@ -68,6 +68,7 @@ class LocalTicket:
     qr: str = ""
     refused_code: str = ""  # the server refused a command about this ticket (dead letter) ...
     refused: str = ""  # ... and said why
+    released: bool = False  # the goods were handed over (also when the ticket was refunded afterwards)
 
 
 @dataclass(frozen=True)

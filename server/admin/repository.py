@@ -58,7 +58,8 @@ SELECT coalesce(sum(amount), 0)::bigint FROM refund WHERE store_id = $1 AND crea
 # Listing every state lets the (store_id, state, business_day) index serve the day's count.
 TICKETS = """
 SELECT (SELECT count(*) FROM ticket
-        WHERE store_id = $1 AND state IN ('issued', 'paid', 'released', 'voided', 'expired')
+        WHERE store_id = $1
+          AND state IN ('issued', 'paid', 'released', 'voided', 'expired', 'partly_refunded', 'refunded')
           AND business_day = $2) AS issued_today,
        (SELECT count(*) FROM ticket WHERE store_id = $1 AND state = 'issued') AS open
 """

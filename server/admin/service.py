@@ -20,6 +20,7 @@ from protocol.admin import (
 )
 from server.admin import repository as repo
 from server.errors import NotFound
+from server.exceptions import service as exceptions
 
 STALE_AFTER = timedelta(minutes=10)
 
@@ -72,6 +73,7 @@ async def dashboard(conn: asyncpg.Connection, store_id: uuid.UUID) -> Dashboard:
         tickets = await conn.fetchrow(repo.TICKETS, store_id, store["day"])
         assert tickets is not None
         unresolved: int = await conn.fetchval(repo.UNRESOLVED_PAYMENTS, store_id)
+        open_exceptions = await exceptions.open_count(conn, store_id)
         counters = await conn.fetch(repo.COUNTERS, store_id)
         devices = await conn.fetch(repo.DEVICES, store_id)
     now: datetime = store["now"]
@@ -116,6 +118,7 @@ async def dashboard(conn: asyncpg.Connection, store_id: uuid.UUID) -> Dashboard:
         by_counter=by_counter,
         devices=[_device(r, now) for r in devices],
         stale_after_minutes=int(STALE_AFTER.total_seconds() // 60),
+        open_exceptions=open_exceptions,
     )
 
 

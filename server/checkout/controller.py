@@ -23,6 +23,8 @@ from protocol.payments import PaymentList
 from server.auth.guards import SUPERVISORS, TILL, Caller, DeviceCaller
 from server.checkout import refunds, service
 from server.checkout.config import CheckoutConfig, config_from_env
+from server.errors import AppError
+from server.exceptions import service as exceptions
 from server.payments import service as payments
 from server.settings import Settings
 
@@ -78,7 +80,12 @@ class CheckoutController(Controller):
     ) -> CheckoutResult:
         """Settle tickets with tenders, all or nothing. Send again with the same id after any failure to
         get the stored result; a card is never charged twice."""
-        return await service.settle(conn, await service.at_till(conn, caller), data, pay, config)
+        who = await service.at_till(conn, caller)
+        try:
+            return await service.settle(conn, who, data, pay, config)
+        except AppError as exc:  # money taken offline for a checkout refused now: kept for the manager
+            await exceptions.record_refused_checkout(conn, who, data, exc)
+            raise
 
     @get("/stray-payments", operation_id="listStrayCheckoutPayments", opt={"roles": SUPERVISORS})
     async def stray_payments(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -125,7 +125,7 @@ async def _refund_locked(
             "This refund gives cash back from the drawer: open a shift on this till first.",
             status=409,
         )
-    refs = await _provider_refunds(conn, who, req, pay, shares)
+    refs = await _provider_refunds(conn, who, req, pay, shares, by_id)
     result = RefundResult(
         id=req.id,
         checkout_id=req.checkout_id,
@@ -147,8 +147,8 @@ async def _refund_locked(
     async with conn.transaction():
         await conn.fetchrow(repo.LOCK_CHECKOUT, req.checkout_id)
         await _member_refunds(conn, req, config, shares, by_id)
-        points = await _reverse_earning(conn, who, req, checkout, in_checkout, lines)
-        result = msgspec.structs.replace(result, points_reversed=points)
+        points, e_coin = await _reverse_earning(conn, who, req, checkout, in_checkout, lines)
+        result = msgspec.structs.replace(result, points_reversed=points, e_coin_reversed=e_coin)
         await conn.execute(
             repo.INSERT_REFUND,
             req.id,
@@ -200,6 +200,7 @@ async def _refund_locked(
                 "tenders": [{"kind": s.kind, "amount": s.amount, "to": s.to} for s in shares],
             },
         )
+        await _new_states(conn, who, req.checkout_id, lines)  # last: appends the events (the counter is the last lock)
     return result
 
 
@@ -220,7 +221,15 @@ async def _plan(
                 details={"ticket_id": str(tid)},
             )
         if tid not in loaded:
-            loaded[tid] = await tickets.get_ticket(conn, who.store_id, tid)
+            loaded[tid] = t = await tickets.get_ticket(conn, who.store_id, tid)
+            # by the units returned, not the state: a ticket refunded before states existed is refused too
+            if refund_state(t, returned) == "refunded":
+                raise Conflict(
+                    f"Ticket {t.number} was already refunded in full; nothing of it can come back again.",
+                    CheckoutCodes.TICKET_REFUNDED,
+                    ticket_id=str(t.id),
+                    number=t.number,
+                )
         return loaded[tid]
 
     for tid in req.ticket_ids:
@@ -251,6 +260,22 @@ async def _plan(
         amount = rules.line_refund_amount(line.line_total, line.qty, returned.get((tid, line_no), 0), qty)
         out.append(_Line(t, line_no, qty, amount, in_checkout[tid]["counter_id"]))
     return out
+
+
+def refund_state(ticket: Ticket, returned: Mapping[tuple[uuid.UUID, int], int]) -> tickets.RefundState | None:
+    """The ticket's state by the units of its lines returned so far (None when nothing came back)."""
+    back = [min(returned.get((ticket.id, ln.line_no), 0), ln.qty) for ln in ticket.lines]
+    if not any(back):
+        return None
+    return "refunded" if all(b == ln.qty for b, ln in zip(back, ticket.lines, strict=True)) else "partly_refunded"
+
+
+async def _new_states(conn: asyncpg.Connection, who: Who, checkout_id: uuid.UUID, lines: Sequence[_Line]) -> None:
+    """Tickets whose state this refund changes move to partly_refunded or refunded (with their events)."""
+    returned = await repo.returned_qty(conn, checkout_id)  # this refund's lines are already written
+    touched = {ln.ticket.id: ln.ticket for ln in lines}
+    states = {tid: refund_state(t, returned) for tid, t in touched.items()}
+    await tickets.mark_refunded(conn, who.store_id, {tid: st for tid, st in states.items() if st is not None})
 
 
 async def _approval(
@@ -315,12 +340,23 @@ async def _count_failure(conn: asyncpg.Connection, row: asyncpg.Record, settings
 
 
 async def _provider_refunds(
-    conn: asyncpg.Connection, who: Who, req: RefundRequest, pay: Payments, shares: Sequence[rules.RefundShare]
+    conn: asyncpg.Connection,
+    who: Who,
+    req: RefundRequest,
+    pay: Payments,
+    shares: Sequence[rules.RefundShare],
+    tenders: dict[uuid.UUID, asyncpg.Record],
 ) -> dict[uuid.UUID, str]:
-    """Card and wallet shares back through the provider, each with its own stable refund id."""
+    """Card and wallet shares back through the provider, each with its own stable refund id. A card
+    charged on a standalone terminal is given back on that terminal by the cashier: its share keeps the
+    original approval reference (``terminal:<code>``) so the till says so."""
     refs: dict[uuid.UUID, str] = {}
     for s in shares:
         if s.to != "provider":
+            continue
+        ref = tenders[s.tender_id]["payment_ref"] or ""
+        if ref.startswith(service.TERMINAL_PREFIX):
+            refs[s.tender_id] = ref
             continue
         back = await payments.refund(
             conn,
@@ -380,17 +416,18 @@ async def _reverse_earning(
     checkout: asyncpg.Record,
     in_checkout: dict[uuid.UUID, asyncpg.Record],
     lines: Sequence[_Line],
-) -> int:
-    """Take back the points earned on the returned lines (a new ledger movement)."""
+) -> tuple[int, int]:
+    """Take back the points earned on the returned lines and the campaign e-coin the sale earned, in
+    proportion (one new ledger movement). Returns (points, e-coin) taken back."""
     if checkout["member_id"] is None:
-        return 0
+        return 0, 0
     paid = [await tickets.get_ticket(conn, who.store_id, r["ticket_id"]) for r in in_checkout.values()]
     numbers = {(t.id, line_no): pl.line_no for t, line_no, pl in await purchase_lines(conn, paid)}
     returned = [
         ReturnedLine(line_no=numbers[(ln.ticket.id, ln.line_no)], amount=ln.amount) for ln in lines if ln.amount > 0
     ]
     if not returned:
-        return 0
+        return 0, 0
     reversed_ = await loyalty.reverse_for_refund(
         conn,
         movement_id=derived_id(req.id, "reverse-earning"),
@@ -399,7 +436,7 @@ async def _reverse_earning(
         lines=returned,
         staff_id=who.staff_id,
     )
-    return reversed_.points
+    return reversed_.points, reversed_.e_coin
 
 
 async def for_refund(
@@ -431,6 +468,7 @@ async def for_refund(
                     qty=ln.qty,
                     returned=returned.get((t.id, ln.line_no), 0),
                     line_total=ln.line_total,
+                    ticket_state=t.state,
                 )
             )
     tender_rows = await conn.fetch(repo.TENDERS, checkout_id)

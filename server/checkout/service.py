@@ -48,15 +48,17 @@ from protocol.checkout import (
     TenderRequest,
     TenderResult,
 )
-from protocol.members import PurchaseLine
+from protocol.members import AllowanceSpend, PurchaseLine
 from protocol.payments import Payment
 from protocol.tickets import Ticket
+from protocol.till import TillCodes
 from server import audit
 from server.auth.guards import Caller
 from server.checkout import receipt, rules
 from server.checkout import repository as repo
 from server.checkout.config import CheckoutConfig
 from server.errors import AppError, Conflict, NotFound
+from server.ledger import allowance
 from server.ledger import service as ledger
 from server.ledger.posting import derived_id
 from server.loyalty import service as loyalty
@@ -72,6 +74,9 @@ from server.tickets.service import first_difference
 log = logging.getLogger(__name__)
 
 LEDGER_KIND = {"points": "points", "ecoin": "e_coin", "stored_value": "stored_value"}
+
+TERMINAL_PREFIX = "terminal:"
+"""A tender's payment reference when the card was charged on a standalone terminal (refunded there too)."""
 
 
 @dataclass(frozen=True)
@@ -188,8 +193,11 @@ async def settle(
 def _replay(stored: asyncpg.Record, who: Who, req: CheckoutRequest) -> CheckoutResult:
     if stored["store_id"] != who.store_id:
         raise Conflict("This checkout id is already used; make a new checkout.", CheckoutCodes.CHECKOUT_ID_REUSED)
-    before = msgspec.json.decode(stored["request"])
-    field = first_difference(before, msgspec.to_builtins(req))
+    before, now = msgspec.json.decode(stored["request"]), msgspec.to_builtins(req)
+    for meta in ("settled_offline_at_ms",):  # when the till took the money is not the checkout's content
+        before.pop(meta, None)
+        now.pop(meta, None)
+    field = first_difference(before, now)
     if field is not None:
         raise Conflict(
             f"This checkout was already settled with a different {field}; start a new checkout for other tickets "
@@ -220,7 +228,7 @@ def _check_open(found: Sequence[Ticket], checkout_id: uuid.UUID) -> None:
     for t in found:
         if t.state == "issued":
             continue
-        if t.state in ("paid", "released"):
+        if t.state in ("paid", "released", "partly_refunded", "refunded"):
             raise Conflict(
                 f"Ticket {t.number} is already paid by another checkout; take it off this one.",
                 CheckoutCodes.TICKET_ALREADY_IN_CHECKOUT,
@@ -282,7 +290,9 @@ def _check_tenders(
                 status=409,
                 details={"tender_id": str(t.id)},
             )
-        if rules.needs_token(t.kind) and not t.token:
+        if t.terminal_ref is not None or t.last4 is not None:
+            _check_terminal(t, who)
+        elif rules.needs_token(t.kind) and not t.token:
             raise AppError(
                 CheckoutCodes.TENDER_NEEDS_TOKEN,
                 f"The {t.kind} tender needs the card read by the terminal or the customer's payment code.",
@@ -297,11 +307,30 @@ def _check_tenders(
     return rules.settle_tenders(total, [rules.Tender(t.id, t.kind, t.amount) for t in req.tenders])
 
 
+def _check_terminal(t: TenderRequest, who: Who) -> None:
+    """A card approved on a standalone terminal: a till's card tender with both the approval code and
+    the last four digits."""
+    if t.kind != "card" or who.mode != "till":
+        raise AppError(
+            TillCodes.TERMINAL_APPROVAL_NOT_CARD,
+            "Only a card paid at a till's standalone card terminal carries a terminal approval code.",
+            details={"tender_id": str(t.id), "kind": t.kind},
+        )
+    if not t.terminal_ref or not t.last4:
+        raise AppError(
+            TillCodes.TERMINAL_APPROVAL_BAD,
+            "A card paid on the standalone terminal needs the approval code it printed and the card's last four "
+            "digits.",
+            details={"tender_id": str(t.id)},
+        )
+
+
 async def _charge(conn: asyncpg.Connection, who: Who, req: CheckoutRequest, pay: Payments) -> dict[uuid.UUID, Payment]:
-    """Charge every card and wallet tender once; refuse unless all are approved."""
+    """Charge every card and wallet tender once; refuse unless all are approved. A card approved on a
+    standalone terminal was charged there and is not charged again."""
     charges: dict[uuid.UUID, Payment] = {}
     for t in req.tenders:
-        if t.kind not in PROVIDER_TENDERS:
+        if t.kind not in PROVIDER_TENDERS or t.terminal_ref is not None:
             continue
         p = await payments.charge_once(
             conn,
@@ -499,6 +528,15 @@ async def _record_in_shift(
 
 
 def _tender_result(s: rules.SettledTender, t: TenderRequest, p: Payment | None) -> TenderResult:
+    if t.terminal_ref is not None:  # charged on the standalone terminal: its approval code is the reference
+        return TenderResult(
+            id=s.id,
+            kind=s.kind,
+            tendered=s.tendered,
+            applied=s.applied,
+            payment_ref=TERMINAL_PREFIX + t.terminal_ref,
+            masked=f"**** {t.last4}",
+        )
     return TenderResult(
         id=s.id,
         kind=s.kind,
@@ -528,6 +566,10 @@ async def _spend_member_balances(
     expires = datetime.now(UTC) + timedelta(minutes=config.hold_minutes)
     for t in spent:
         amount = config.points_for(t.amount) if t.kind == "points" else t.amount
+        if t.allowance_id is not None:  # spent offline from what the server granted this till
+            await _spend_allowance(conn, who, req, t, member_id, amount)
+            refs[t.id] = str(t.allowance_id)
+            continue
         hold_id = derived_id(t.id, "checkout-hold")
         await ledger.hold(
             conn,
@@ -544,6 +586,38 @@ async def _spend_member_balances(
         await ledger.capture(conn, hold_id, reference=f"checkout:{req.id}")
         refs[t.id] = str(hold_id)
     return refs
+
+
+async def _spend_allowance(
+    conn: asyncpg.Connection,
+    who: Who,
+    req: CheckoutRequest,
+    t: TenderRequest,
+    member_id: uuid.UUID,
+    amount: int,
+) -> None:
+    """Capture ``amount`` (ledger units) from the till's own allowance for this member and kind. The spend
+    id is derived from the tender id, so a replay never takes it twice; beyond what is left is refused
+    (``capture_exceeds_hold``) and the checkout with it."""
+    assert t.allowance_id is not None
+    row = await ledger.locked_hold(conn, t.allowance_id)
+    if who.device_id is None or row["device_id"] != who.device_id or not row["reference"].startswith("allowance:"):
+        raise NotFound("allowance", t.allowance_id)
+    if row["member_id"] != member_id or row["kind"] != LEDGER_KIND[t.kind]:
+        raise AppError(
+            TillCodes.ALLOWANCE_NOT_FOR_TENDER,
+            f"That offline allowance is not for this member's {t.kind.replace('_', ' ')}; pay this tender another way.",
+            status=409,
+            details={"tender_id": str(t.id), "allowance_id": str(t.allowance_id)},
+        )
+    await allowance.spend(
+        conn,
+        allowance_id=t.allowance_id,
+        device_id=who.device_id,
+        request=AllowanceSpend(
+            spend_id=derived_id(t.id, "allowance-spend"), amount=amount, reference=f"checkout:{req.id}"
+        ),
+    )
 
 
 async def purchase_lines(conn: asyncpg.Connection, paid: Sequence[Ticket]) -> list[tuple[Ticket, int, PurchaseLine]]:

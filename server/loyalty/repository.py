@@ -103,6 +103,13 @@ WHERE store_id = $1 AND reference = $2 FOR UPDATE
 
 SET_EARNED_LINES = "UPDATE earned_purchase SET lines = $3::text::jsonb WHERE store_id = $1 AND reference = $2"
 
+# The campaign e-coin a purchase earned: one bonus movement per campaign, each with its own lot.
+BONUSES_OF_EARNING = """
+SELECT id, campaign_id, (result ->> 'e_coin')::bigint AS e_coin FROM ledger_movement
+WHERE store_id = $1 AND reference = $2 AND kind = 'bonus' AND request ->> 'earning' = $3::text
+ORDER BY id
+"""
+
 POINTS_ACCOUNT_BALANCE = "SELECT balance FROM ledger_account WHERE id = $1 FOR UPDATE"
 
 SCOPES = "SELECT kind, scope FROM account_scope ORDER BY kind"

@@ -208,8 +208,10 @@ async def reverse_for_refund(
     staff_id: uuid.UUID | None = None,
 ) -> RefundResult:
     """Take back the points earned on returned lines (in proportion to the amount returned; a whole
-    line returns all its points). Points the member already spent cannot go below zero: they are
-    reported as ``shortfall`` for the refund to settle. The spend leaves the tier's 12 months."""
+    line returns all its points) and the campaign e-coin the purchase earned (in proportion to the
+    purchase's amount refunded so far). Points or e-coin the member already spent cannot go below zero:
+    they are reported as ``shortfall`` / ``e_coin_shortfall`` for the refund to settle. The spend
+    leaves the tier's 12 months."""
     request = {"original_reference": original_reference, "lines": list(lines)}
     earned = await conn.fetchrow(sql.EARNED_FOR_UPDATE, store_id, original_reference)
     if earned is None:
@@ -234,6 +236,7 @@ async def reverse_for_refund(
         return msgspec.convert(done, RefundResult)
     detail: list[dict[str, Any]] = json.loads(earned["lines"])
     by_no = {int(d["line_no"]): d for d in detail}
+    refunded_before = sum(int(d["refunded"]) for d in detail)
     points = refunded_total = 0
     for ret in lines:
         d = by_no.get(ret.line_no)
@@ -257,11 +260,67 @@ async def reverse_for_refund(
     taken = min(points, balance)
     source = await system_account(conn, "points_issued", "points", store_id)
     await post(conn, movement_id, [(account, -taken, True), (source, taken, False)])
+    e_coin, e_coin_taken = await _reverse_bonuses(
+        conn,
+        movement_id=movement_id,
+        store_id=store_id,
+        member_id=member,
+        reference=original_reference,
+        earned=earned,
+        before=refunded_before,
+        after=refunded_before + refunded_total,
+    )
     await conn.execute(sql.INSERT_SPEND, movement_id, member, store_id, -refunded_total, datetime.now(UTC))
     await recompute_tier(conn, member)
-    result = RefundResult(movement_id=movement_id, points=taken, shortfall=points - taken)
+    result = RefundResult(
+        movement_id=movement_id,
+        points=taken,
+        shortfall=points - taken,
+        e_coin=e_coin_taken,
+        e_coin_shortfall=e_coin - e_coin_taken,
+    )
     await finish_movement(conn, movement_id, result)
     return result
+
+
+async def _reverse_bonuses(
+    conn: asyncpg.Connection,
+    *,
+    movement_id: uuid.UUID,
+    store_id: uuid.UUID,
+    member_id: uuid.UUID,
+    reference: str,
+    earned: asyncpg.Record,
+    before: int,
+    after: int,
+) -> tuple[int, int]:
+    """Take back the campaign e-coin a purchase earned, in proportion to the amount now refunded
+    (cumulative, so a purchase refunded in steps gives back exactly its bonus). It comes off what is
+    left of the lot the purchase earned, then the member's other e-coin of the same campaign, then any
+    other e-coin (soonest-expiring first), never below zero. Returns (due, taken): the difference is
+    what the member had already spent (or let expire)."""
+    total = int(earned["amount"])
+    if total <= 0:
+        return 0, 0
+    bonuses = await conn.fetch(sql.BONUSES_OF_EARNING, store_id, reference, str(earned["movement_id"]))
+    due = sum(int(b["e_coin"]) * after // total - int(b["e_coin"]) * before // total for b in bonuses)
+    if due <= 0:
+        return 0, 0
+    account = await member_account(conn, member_id, "e_coin", store_id)
+    granted = {derived_id(b["id"], "lot"): b["campaign_id"] for b in bonuses}
+    campaigns = set(granted.values())
+    lots = await conn.fetch(ledger_sql.LOTS_OF_ACCOUNT, account)  # locked, soonest-expiring first
+    order = sorted(lots, key=lambda lot: (lot["id"] not in granted, lot["campaign_id"] not in campaigns))
+    taken = 0
+    for lot in order:
+        take = min(due - taken, int(lot["remaining"]))
+        if take <= 0:
+            break
+        await conn.execute(ledger_sql.TAKE_FROM_LOT, lot["id"], take)
+        taken += take
+    source = await system_account(conn, "ecoin_issued", "e_coin", store_id)
+    await post(conn, movement_id, [(account, -taken, True), (source, taken, False)])
+    return due, taken
 
 
 async def attach_days(conn: asyncpg.Connection, store_id: uuid.UUID) -> int:

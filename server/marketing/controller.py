@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from protocol.codec import encode
@@ -25,6 +26,7 @@ from protocol.marketing import (
 from server.auth.guards import FLOOR, MANAGERS
 from server.deps import CallerDep, Conn
 from server.marketing import service
+from server.openapi import CSV
 from server.reports.csv import CSV_TYPE, to_csv, wants_csv
 
 Fmt = Annotated[str | None, QueryParameter(name="format", pattern="^(json|csv)$", required=False)]
@@ -56,7 +58,18 @@ class SegmentsController(Controller):
     ) -> Segment:
         return await service.update(conn, caller, segment_id, data)
 
-    @get("/{segment_id:uuid}/members", operation_id="segment_members", opt={"roles": MANAGERS})
+    @get(
+        "/{segment_id:uuid}/members",
+        operation_id="segment_members",
+        opt={"roles": MANAGERS, CSV: True},
+        responses={
+            200: ResponseSpec(
+                data_container=list[SegmentMember],
+                generate_examples=False,
+                description="The members as JSON; with ?format=csv or Accept: text/csv, as CSV (text/csv).",
+            )
+        },
+    )
     async def members(
         self,
         request: Request[Any, Any, Any],

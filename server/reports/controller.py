@@ -45,6 +45,7 @@ from protocol.reports import (
 from server.auth.guards import MANAGERS
 from server.deps import CallerDep, Conn
 from server.errors import NotFound
+from server.openapi import CSV
 from server.reports import repository as sql
 from server.reports import service
 from server.reports.csv import respond
@@ -54,6 +55,7 @@ Fmt = Annotated[str | None, QueryParameter(name="format", pattern="^(json|csv)$"
 Limit = Annotated[int, QueryParameter(ge=1, le=100_000)]
 Offset = Annotated[int, QueryParameter(ge=0)]
 Req = Request[Any, Any, Any]
+REPORT: dict[str, Any] = {"roles": MANAGERS, CSV: True}  # managers; JSON or CSV (see server.openapi)
 ScopeDep: TypeAlias = NamedDependency[Resolved]
 
 
@@ -63,7 +65,7 @@ def _doc(report: type[Any]) -> dict[int, ResponseSpec]:
         200: ResponseSpec(
             data_container=report,
             generate_examples=False,
-            description="The report as JSON; with ?format=csv or Accept: text/csv, its rows as CSV.",
+            description="The report as JSON; with ?format=csv or Accept: text/csv, its rows as CSV (text/csv).",
         )
     }
 
@@ -86,7 +88,7 @@ class ReportsController(Controller):
     tags = ("reports",)
     dependencies = {"report_scope": Provide(provide_scope)}  # noqa: RUF012
 
-    @get("/categories", operation_id="report_categories", opt={"roles": MANAGERS}, responses=_doc(CategoryReport))
+    @get("/categories", operation_id="report_categories", opt=REPORT, responses=_doc(CategoryReport))
     async def categories(
         self,
         request: Req,
@@ -101,7 +103,7 @@ class ReportsController(Controller):
     @get(
         "/promotion/categories",
         operation_id="report_promotion_categories",
-        opt={"roles": MANAGERS},
+        opt=REPORT,
         responses=_doc(PromotionCategoryReport),
     )
     async def promotion_categories(
@@ -113,7 +115,7 @@ class ReportsController(Controller):
     @get(
         "/promotion/members",
         operation_id="report_promotion_members",
-        opt={"roles": MANAGERS},
+        opt=REPORT,
         responses=_doc(PromotionMemberReport),
     )
     async def promotion_members(
@@ -132,7 +134,7 @@ class ReportsController(Controller):
     @get(
         "/sales-structure",
         operation_id="report_sales_structure",
-        opt={"roles": MANAGERS},
+        opt=REPORT,
         responses=_doc(SalesStructureReport),
     )
     async def sales_structure(
@@ -144,7 +146,7 @@ class ReportsController(Controller):
     @get(
         "/member-contribution",
         operation_id="report_member_contribution",
-        opt={"roles": MANAGERS},
+        opt=REPORT,
         responses=_doc(ContributionReport),
     )
     async def contribution(
@@ -163,7 +165,7 @@ class ReportsController(Controller):
     @get(
         "/member-potential",
         operation_id="report_member_potential",
-        opt={"roles": MANAGERS},
+        opt=REPORT,
         responses=_doc(PotentialReport),
     )
     async def potential(
@@ -182,7 +184,7 @@ class ReportsController(Controller):
         )
         return respond(request, fmt, report, PotentialRow, "member-potential")
 
-    @get("/rfm", operation_id="report_rfm", opt={"roles": MANAGERS}, responses=_doc(RfmReport))
+    @get("/rfm", operation_id="report_rfm", opt=REPORT, responses=_doc(RfmReport))
     async def rfm(
         self,
         request: Req,
@@ -196,14 +198,12 @@ class ReportsController(Controller):
         report = await service.rfm(conn, report_scope, segments=segments or [], limit=limit, offset=offset)
         return respond(request, fmt, report, RfmRow, "rfm")
 
-    @get("/rfm/segments", operation_id="report_rfm_segments", opt={"roles": MANAGERS}, responses=_doc(RfmSegmentReport))
+    @get("/rfm/segments", operation_id="report_rfm_segments", opt=REPORT, responses=_doc(RfmSegmentReport))
     async def rfm_segments(self, request: Req, conn: Conn, report_scope: ScopeDep, fmt: Fmt = None) -> Response[bytes]:
         report = await service.rfm_segments(conn, report_scope)
         return respond(request, fmt, report, RfmSegmentRow, "rfm-segments")
 
-    @get(
-        "/customer-states", operation_id="report_customer_states", opt={"roles": MANAGERS}, responses=_doc(StateReport)
-    )
+    @get("/customer-states", operation_id="report_customer_states", opt=REPORT, responses=_doc(StateReport))
     async def states(
         self,
         request: Req,
@@ -220,14 +220,14 @@ class ReportsController(Controller):
     @get(
         "/customer-states/summary",
         operation_id="report_customer_state_summary",
-        opt={"roles": MANAGERS},
+        opt=REPORT,
         responses=_doc(StateSummaryReport),
     )
     async def state_summary(self, request: Req, conn: Conn, report_scope: ScopeDep, fmt: Fmt = None) -> Response[bytes]:
         report = await service.state_summary(conn, report_scope)
         return respond(request, fmt, report, StateCount, "customer-state-summary")
 
-    @get("/concessions", operation_id="report_concessions", opt={"roles": MANAGERS}, responses=_doc(ConcessionReport))
+    @get("/concessions", operation_id="report_concessions", opt=REPORT, responses=_doc(ConcessionReport))
     async def concessions(self, request: Req, conn: Conn, report_scope: ScopeDep, fmt: Fmt = None) -> Response[bytes]:
         report = await service.concessions(conn, report_scope)
         return respond(request, fmt, report, ConcessionRow, "concession-settlement")

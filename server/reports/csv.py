@@ -14,7 +14,7 @@ from litestar import Request, Response
 
 from protocol.codec import encode
 
-CSV_TYPE = "text/csv; charset=utf-8"
+CSV_TYPE = "text/csv"  # the framework adds "; charset=utf-8" (naming it here too sent the parameter twice)
 
 
 def cell(value: Any) -> str:

@@ -17,6 +17,8 @@ from server.reports import repository as sql
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3660
+FIRST_DAY = date(1970, 1, 1)  # reports reach back from their period (earlier periods, trailing windows):
+LAST_DAY = date(2999, 12, 31)  # dates outside these bounds would overflow that arithmetic
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,13 @@ class Resolved:
 
 def period(period_from: date | None, period_to: date | None, today: date | None = None) -> tuple[date, date]:
     """The inclusive period asked for: by default the 30 days up to today."""
+    for name, day in (("from", period_from), ("to", period_to)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise AppError(
+                ReportCodes.BAD_PERIOD,
+                f"Choose dates between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}.",
+                details={"field": name, "value": day.isoformat()},
+            )
     end = period_to or today or date.today()
     start = period_from or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:

@@ -36,6 +36,7 @@ from protocol.tickets import (
 from server import events
 from server.auth.guards import DeviceCaller
 from server.errors import AppError, Unauthenticated
+from server.exceptions import service as exceptions
 from server.sync import batch, scanned
 from server.sync import repository as repo
 from server.sync.pending import Pending
@@ -311,6 +312,8 @@ async def _apply(
         if effect is not None:
             await effect.rollback()
         result = rejected(cmd, exc)
+        if isinstance(cmd, VoidTicket):  # voided offline, paid meanwhile: kept for the manager
+            await exceptions.record_refused_void(conn, device, cmd, exc)
     except BaseException:
         if effect is not None:
             await effect.rollback()

@@ -15,7 +15,7 @@ from server.auth.guards import FLOOR, Caller
 from server.errors import NotFound
 from server.tickets import service
 
-StateFilter = Literal["issued", "paid", "released", "voided", "expired", "all"]
+StateFilter = Literal["issued", "paid", "released", "voided", "expired", "partly_refunded", "refunded", "all"]
 
 
 def _store(caller: NamedDependency[Caller], store_id: uuid.UUID | None) -> uuid.UUID:

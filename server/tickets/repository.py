@@ -12,7 +12,7 @@ from protocol.tickets import Ticket, TicketLine
 
 TICKET_COLUMNS = """
 t.id, t.store_id, t.counter_id, t.device_id, t.staff_id, t.number, t.total, t.currency, t.member_id,
-t.state, t.issued_at_ms, t.business_day, t.checkout_id, t.issue_command_id
+t.state, t.issued_at_ms, t.business_day, t.checkout_id, t.issue_command_id, t.released_at IS NOT NULL AS released
 """
 
 GET = f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.id = $1"
@@ -57,6 +57,7 @@ SELECT business_day FROM t
 """
 
 SET_STATE = "UPDATE ticket SET state = $2, updated_at = now() WHERE id = $1"
+SET_RELEASED = "UPDATE ticket SET state = 'released', released_at = now(), updated_at = now() WHERE id = $1"
 SET_VOIDED = "UPDATE ticket SET state = 'voided', void_reason = $2, updated_at = now() WHERE id = $1"
 SET_MEMBER = "UPDATE ticket SET member_id = $2, updated_at = now() WHERE id = $1"
 SET_PAID = "UPDATE ticket SET state = 'paid', checkout_id = $2, updated_at = now() WHERE id = ANY($1::uuid[])"
@@ -115,6 +116,7 @@ def ticket_from(r: asyncpg.Record, lines: list[TicketLine]) -> Ticket:
         issued_at_ms=r["issued_at_ms"],
         business_day=r["business_day"].isoformat(),
         checkout_id=r["checkout_id"],
+        released=r["released"],
     )
 
 

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
@@ -25,7 +25,14 @@ from server.auth.guards import DeviceCaller
 from server.errors import AppError, Conflict, Forbidden, NotFound
 from server.tickets import repository as repo
 
-FIRES_DEFERRED = frozenset({"ticket_paid", "ticket_released"})
+RefundState = Literal["partly_refunded", "refunded"]
+
+
+RELEASABLE = ("paid", "partly_refunded")
+REFUNDABLE = ("paid", "released", "partly_refunded")
+"""States a refund may move on from (to ``partly_refunded`` or ``refunded``)."""
+
+FIRES_DEFERRED = frozenset({"ticket_paid", "ticket_released", "ticket_partly_refunded", "ticket_refunded"})
 """Event kinds whose change queues the deferred sales-facts trigger (``ticket_paid_facts``): a transaction
 with one of them calls ``events.run_deferred`` before its append."""
 
@@ -313,10 +320,11 @@ async def release(conn: asyncpg.Connection, device: DeviceCaller, cmd: ReleaseTi
     if device.kind != "handheld":
         raise Forbidden("Goods are released at the counter, from its handheld.")
     ticket = await _ticket_in_store(conn, device.store_id, cmd.ticket_id)
-    if ticket.state != "paid":
+    # A ticket partly refunded before its goods were handed over still releases the rest of them.
+    if ticket.state not in RELEASABLE or ticket.released:
         raise wrong_state(ticket, "released")
-    await conn.execute(repo.SET_STATE, ticket.id, "released")
-    ticket = msgspec.structs.replace(ticket, state="released")
+    await conn.execute(repo.SET_RELEASED, ticket.id)
+    ticket = msgspec.structs.replace(ticket, state="released", released=True)
     return Outcome(ticket, "ticket_released")
 
 
@@ -389,6 +397,34 @@ async def mark_paid(
     await events.run_deferred(conn)
     await events.append_all(conn, store_id, [events.new_event("ticket_paid", t) for t in paid])
     return paid
+
+
+async def mark_refunded(
+    conn: asyncpg.Connection, store_id: uuid.UUID, states: Mapping[uuid.UUID, RefundState]
+) -> list[Ticket]:
+    """Move paid tickets to ``partly_refunded`` or ``refunded`` after a refund of their lines, appending
+    ``ticket_partly_refunded`` / ``ticket_refunded`` events, in the refund's transaction. A ticket already
+    in the wanted state is left alone (a further partial refund changes no state). Call it last in the
+    transaction: its ``append_all`` takes the store's event counter, the last lock (held to commit)."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("mark_refunded must run inside the refund's transaction")
+    rows = {r["id"]: r for r in await conn.fetch(repo.GET_MANY_FOR_UPDATE, sorted(states))}
+    changed = []
+    for tid in sorted(states):
+        row, wanted = rows.get(tid), states[tid]
+        if row is None or row["store_id"] != store_id:
+            raise NotFound("ticket", tid)
+        if row["state"] == wanted:
+            continue
+        if row["state"] not in REFUNDABLE:
+            raise wrong_state(row, wanted)
+        await conn.execute(repo.SET_STATE, tid, wanted)
+        (ticket,) = await repo.with_lines(conn, [row])
+        changed.append(msgspec.structs.replace(ticket, state=wanted))
+    if changed:
+        await events.run_deferred(conn)  # the refund's and the tickets' sales facts, before the counter
+        await events.append_all(conn, store_id, [events.new_event(f"ticket_{t.state}", t) for t in changed])
+    return changed
 
 
 # --- staff reads -----------------------------------------------------------------------------------

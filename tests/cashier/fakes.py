@@ -172,6 +172,7 @@ class FakeCheckouts:
         self.settled: list[SettleRequest] = []
         self.outbox: list[SettleRequest] = []
         self.refuse: Refused | None = None
+        self.reversed = (0, 0)  # points and e-coin the server takes back
         self.reachable = True
 
     def _receipt(self, request: SettleRequest, queued: bool) -> Settled:
@@ -240,6 +241,8 @@ class FakeRefunds:
     def __init__(self) -> None:
         self.calls: list[tuple[uuid.UUID, uuid.UUID, tuple[RefundLine, ...], str, Approval | None]] = []
         self.reachable = True
+        self.refuse: Refused | None = None
+        self.reversed = (0, 0)  # points and e-coin the server takes back
 
     async def find(self, receipt: str) -> SoldCheckout:
         if receipt in ("R-0001", "FTR1:RECEIPT0001"):
@@ -257,11 +260,14 @@ class FakeRefunds:
         self.calls.append((refund_id, checkout_id, lines, reason, approval))
         if not self.reachable:
             raise Unreachable()
+        if self.refuse is not None:
+            raise self.refuse
         amount = 0
         for line in lines:
             sold = next(s for s in SOLD.lines if (s.ticket_id, s.line_no) == (line.ticket_id, line.line_no))
             amount += sold.line_total * line.qty // sold.qty
-        return RefundDone(refund_id, amount, (("cash", amount),))
+        points, e_coin = self.reversed
+        return RefundDone(refund_id, amount, (("cash", amount),), points_reversed=points, e_coin_reversed=e_coin)
 
 
 class FakeShifts:

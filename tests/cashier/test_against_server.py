@@ -179,7 +179,7 @@ async def test_offline_cash_for_a_scanned_ticket_applies_once_on_reconnect_and_c
     await asyncio.to_thread(live.stop)
     await until(lambda: s.connection.state.link == "offline", what="offline shown")
     assert await basket.scan(qr), basket.message
-    assert payment.unavailable("card") != ""
+    assert payment.unavailable("wallet") != ""
     assert payment.unavailable("stored_value") != ""
     assert payment.add_cash("6000"), payment.message
     settled = await payment.settle()

@@ -79,9 +79,9 @@ async def test_above_the_limit_a_supervisor_must_approve() -> None:
 
 
 async def test_exactly_the_limit_needs_no_approval() -> None:
-    p, _ = refunds()
+    limit = CONTEXT.__class__(CONTEXT.device_id, CONTEXT.store_id, refund_approval_limit=249900)
+    p = RefundPresenter(FakeRefunds(), FakeAuth(), online(), limit)
     await p.find("R-0001")
-    p._till = CONTEXT.__class__(CONTEXT.device_id, CONTEXT.store_id, refund_approval_limit=249900)
     p.set_qty(1, "1")
     assert not p.needs_approval
     p.set_qty(1, "2")
@@ -112,3 +112,55 @@ def test_returning_a_line_in_parts_adds_up_to_its_total_exactly() -> None:
     rest = line_amount(SoldLine(tid(1), "N", 1, "x", qty=3, refundable_qty=2, line_total=1000), 2)
     assert (first, rest) == (333, 667)
     assert first + rest == 1000
+
+
+async def test_rows_show_which_tickets_are_partly_refunded_or_refunded_after_each_refund() -> None:
+    from client_common.i18n import translator
+
+    p, _ = refunds()
+    await p.find("R-0001")
+    p.toggle(2)  # the cables of the second ticket
+    assert await p.refund() is not None
+    assert [r.text for r in p.rows] == [
+        "SH01-C-APL-H1-000001 · iPhone 16 ×1",
+        "SH01-C-SNY-H1-000002 · WH-1000XM5 ×2 · partly refunded",
+        "SH01-C-SNY-H1-000002 · Cable ×3 · partly refunded",
+    ]
+    assert [r.max_qty for r in p.rows] == [1, 2, 0]
+    p.toggle(2)  # nothing of the cables is left to choose
+    assert p.chosen == {}
+    p.toggle(1)
+    assert await p.refund(supervisor_code="V001", pin="4444") is not None
+    assert [r.text.rsplit(" · ", 1)[-1] for r in p.rows[1:]] == ["refunded", "refunded"]
+    translator.set_language("zh")
+    try:
+        assert p.rows[2].text.endswith(" · 已退款")
+        assert p.rows[0].text.endswith("×1")  # the first ticket is still just paid
+    finally:
+        translator.set_language("en")
+
+
+async def test_a_ticket_already_refunded_in_full_is_said_in_the_tills_language() -> None:
+    from client_common.i18n import translator
+    from client_common.presenters.ports import Refused
+    from protocol.checkout import CheckoutCodes
+
+    p, fake = refunds()
+    await p.find("R-0001")
+    p.toggle(2)
+    fake.refuse = Refused(CheckoutCodes.TICKET_REFUNDED, "Ticket SH01-C-SNY-H1-000002 was already refunded in full.")
+    translator.set_language("zh")
+    try:
+        assert await p.refund() is None
+        assert p.message == "该小票已全额退款，不能再退。"
+    finally:
+        translator.set_language("en")
+
+
+async def test_the_done_message_says_the_points_and_ecoin_taken_back() -> None:
+    p, fake = refunds()
+    await p.find("R-0001")
+    p.toggle(2)
+    fake.reversed = (10, 500)
+    assert await p.refund() is not None
+    assert p.message == "Refunded ¥10.00: Cash ¥10.00. 10 points taken back. ¥5.00 e-coin taken back."

@@ -199,14 +199,52 @@ async def test_offline_tenders_needing_the_server_are_disabled_with_the_reason()
     till.go_offline()
     await till.basket.scan("FT1:0001")
     assert till.pay.unavailable("cash") == ""
-    assert till.pay.unavailable("card") == "Offline: card and wallet payments go through the server. Take cash."
-    assert till.pay.unavailable("wallet") == till.pay.unavailable("card")
+    assert till.pay.unavailable("card") == "", "offline a card is taken on the standalone card terminal"
+    assert till.pay.unavailable("wallet") == (
+        "Offline: wallet payments need the server. Take cash or a card on the card terminal."
+    )
     for kind in ("stored_value", "ecoin", "points"):
         assert till.pay.unavailable(kind) == "Offline: balances can only be spent with the server. Take cash."
     assert not till.pay.add_balance("stored_value")
     assert till.pay.message == "Offline: balances can only be spent with the server. Take cash."
+    # A card number typed offline is not charged: the card field asks for the terminal's approval.
+    assert till.pay.instrument_hint.startswith("Offline · card terminal")
     assert not await till.pay.take_card("card", "4111111111111111")
+    assert till.pay.message.startswith("Type the approval code the card terminal printed")
     assert till.terminal.charges == []
+    assert till.pay.tenders == []
+
+
+async def test_offline_card_on_the_standalone_terminal_waits_in_the_outbox_with_its_approval() -> None:
+    till = Till()
+    till.go_offline()
+    await till.basket.scan("FT1:0001")  # offline only the scanned ticket: 5,999.00
+    assert await till.pay.take_card("card", "a1b2c3 4242", "5000"), till.pay.message
+    assert till.pay.message == "Card on the terminal ¥5,000.00 (approval A1B2C3, **** 4242) recorded."
+    assert [r.label for r in till.pay.rows] == ["Card **** 4242"]
+    assert till.pay.rows[0].removable, "a mistyped approval can be taken off and keyed again"
+    assert not till.pay.add_terminal_card("A1B2C3 4242", "1000"), "never more than what remains"
+    assert till.pay.add_cash("1000")
+    assert till.pay.change == 100
+    settled = await till.pay.settle()
+    assert settled is not None, till.pay.message
+    assert settled.queued
+    assert till.terminal.charges == [], "nothing went through the payment provider"
+    [request] = till.checkouts.outbox
+    card, cash = request.tenders
+    assert (card.kind, card.amount, card.terminal_ref, card.masked) == ("card", 500_000, "A1B2C3", "**** 4242")
+    assert card.token == "", "no card number, no token: only the approval code and the last four"
+    assert (cash.kind, cash.amount) == ("cash", 100_000)
+
+
+async def test_terminal_approval_must_be_a_code_and_four_digits() -> None:
+    till = Till()
+    till.go_offline()
+    await till.basket.scan("FT1:0003")
+    for bad in ("", "A1B2C3", "A1B2C3 424", "A1B2C3 42x2", "A1 4242", "A1B2C3 4242 9"):
+        assert not till.pay.add_terminal_card(bad), bad
+        assert till.pay.message.startswith("Type the approval code"), bad
+    assert till.pay.add_terminal_card("000123/4242")
 
 
 async def test_offline_cash_for_scanned_tickets_goes_to_the_outbox() -> None:
@@ -256,6 +294,25 @@ async def test_network_lost_with_a_card_tender_keeps_the_same_checkout_id_for_th
     settled = await till.pay.settle()
     assert settled is not None
     assert settled.checkout_id == first, "a retry after a lost answer is a replay, never a second checkout"
+
+
+async def test_a_not_now_refusal_after_a_lost_answer_keeps_the_checkout_id_so_the_retry_is_a_replay() -> None:
+    till = await wang()
+    till.pay.add_cash()
+    till.checkouts.reachable = False  # the answer is lost: the server may have settled it
+    assert await till.pay.settle() is None
+    first = till.pay.checkout_id
+    assert first is not None
+    till.checkouts.reachable = True
+    till.checkouts.refuse = Refused("database_unavailable", "The database cannot be reached; try again shortly.")
+    assert await till.pay.settle() is None
+    assert till.pay.message == "The database cannot be reached; try again shortly."
+    assert till.pay.checkout_id == first, "a new id would settle the customer's tickets a second time, or refuse"
+    till.checkouts.refuse = None
+    settled = await till.pay.settle()
+    assert settled is not None
+    assert settled.checkout_id == first
+    assert [r.checkout_id for r in till.checkouts.settled] == [first]
 
 
 async def test_a_refused_checkout_shows_the_servers_sentence_and_starts_a_new_id() -> None:

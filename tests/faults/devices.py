@@ -13,6 +13,7 @@ import asyncpg
 
 from client_common.store import DeviceStore
 from client_common.transport import Backoff, Transport
+from protocol.qr import sign_ticket
 from protocol.tickets import AnyCommand, IssueTicket, TicketEvent
 from tests.faults.servers import HEAD
 from tests.ticket_helpers import Catalog, draft
@@ -35,6 +36,7 @@ class Device:
     url: str
     ping_interval: float = 0.5
     ping_timeout: float = 1.0
+    seed: bytes | None = None  # the Ed25519 signing seed of its ticket QRs, once it has a key
     transport: Transport = field(init=False)
     events: list[TicketEvent] = field(default_factory=list)
     sent: list[AnyCommand] = field(default_factory=list)
@@ -73,12 +75,17 @@ class Device:
         self.transport = self._transport()
         self.transport.start()
 
-    def issue(self, made_at_ms: int = 0) -> IssueTicket:
-        ticket = draft(self.cat, device_id=self.device_id)
+    def issue(self, made_at_ms: int = 0, member_id: uuid.UUID | None = None, lines: int = 2) -> IssueTicket:
+        ticket = draft(self.cat, device_id=self.device_id, member_id=member_id, lines=lines)
         command = self.store.issue(ticket, device_id=self.device_id, made_at_ms=made_at_ms)
         self.sent.append(command)
         self.transport.submit(command)
         return command
+
+    def qr(self, command: IssueTicket) -> str:
+        """The signed QR the customer carries away (the handheld shows it as the ticket is issued)."""
+        assert self.seed is not None, "give the handheld a key first"
+        return sign_ticket(command, self.device_id, self.seed)
 
     def submit(self, make: Callable[[int], AnyCommand]) -> AnyCommand:
         command = self.store.add_command(make)

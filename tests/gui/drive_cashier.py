@@ -267,6 +267,7 @@ async def scenario(app: CashierApp, services: Services, events: FakeEvents, chec
     await frames(4)
     result["offline_buttons"] = {k: checkout.ids[k].disabled for k in ("cash", "card", "wallet", "stored_value")}
     result["offline_why"] = checkout.ids.why.text
+    result["offline_card_hint"] = checkout.ids.instrument.hint_text
     shot("checkout_offline")
     await focus(checkout.ids.amount)
     await type_keys("2500")

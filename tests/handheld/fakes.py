@@ -145,7 +145,7 @@ class FakeBook:
 
     def release(self, ticket_id: uuid.UUID, receipt_qr: str | None = None) -> None:
         self.released.append((ticket_id, receipt_qr))
-        self.local[ticket_id] = replace(self.local[ticket_id], state="released")
+        self.local[ticket_id] = replace(self.local[ticket_id], state="released", released=True)
 
     def attach_member(self, ticket_id: uuid.UUID, member_id: uuid.UUID) -> None:
         self.local[ticket_id] = replace(self.local[ticket_id], member_name=str(member_id))

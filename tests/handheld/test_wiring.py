@@ -145,3 +145,69 @@ def test_my_tickets_are_this_devices_only_and_a_refused_one_carries_the_servers_
     assert (refused.refused_code, refused.refused) == ("ticket_totals_mismatch", error.message)
     assert hh.book.tickets(staff)[1].refused == ""  # the first one is fine
     hh.close()
+
+
+def test_refund_states_from_the_server_show_on_my_tickets_and_decide_what_can_be_released(tmp_path: Path) -> None:
+    from client_common.device_keys import DeviceKeys
+    from client_common.i18n import translator
+    from handheld_app.presenters.my_tickets import MyTickets
+    from protocol.ids import new_id
+    from protocol.sync import EventApplied
+    from protocol.tickets import TicketDraft, TicketEvent, TicketLine
+    from tests.handheld.fakes import FakeVerifier
+
+    hh = build(tmp_path)
+    me, store, counter = uuid.UUID(int=7), uuid.UUID(int=1), uuid.UUID(int=3)
+    hh.device.keep(
+        DeviceIdentity(
+            device_id=me,
+            store_id=store,
+            store_code="SH01",
+            counter_id=counter,
+            label="Handheld Apple 1",
+            kind="handheld",
+            device_token="t",
+            server_url="http://127.0.0.1:8000",
+        )
+    )
+    DeviceKeys.create(tmp_path)
+    line = TicketLine(
+        line_no=1, product_id=counter, sku="K1", name="kettle", qty=2, list_price=100, unit_price=100, line_total=200
+    )
+    d = TicketDraft(
+        id=new_id(), store_id=store, counter_id=counter, number=hh.book.next_number(), lines=[line], total=200
+    )
+    hh.book.issue(d)
+    mine = MyTickets(hh.book, FakeVerifier())
+    position = 0
+
+    def server_says(state: str, released: bool = False) -> None:
+        nonlocal position
+        position += 1
+        local = hh.store.ticket(d.id)
+        assert local is not None
+        ticket = msgspec.structs.replace(local, state=state, released=released)  # type: ignore[arg-type]
+        hh.store.persist(EventApplied(TicketEvent(position=position, store_id=store, kind="x", ticket=ticket, at_ms=0)))
+        mine.refresh()
+
+    translator.set_language("en")
+    try:
+        server_says("paid")
+        server_says("partly_refunded")  # one kettle came back at the till before the goods left
+        (row,) = mine.rows
+        assert (row.state, row.state_key, row.can_release) == ("Partly refunded", "partly_refunded", True)
+        assert mine.release(d.id)  # the other kettle is handed over
+        assert hh.book.ticket(d.id).released  # type: ignore[union-attr]
+        server_says("released", released=True)
+        server_says("refunded", released=True)  # and returned later
+        (row,) = mine.rows
+        assert (row.state, row.can_release, row.can_void) == ("Refunded", False, False)
+        assert not mine.release(d.id)
+        assert mine.message.endswith("is Refunded; its goods cannot be released (again).")
+        translator.set_language("zh")
+        mine.refresh()
+        assert mine.rows[0].state == "已退款"
+        server_says("partly_refunded", released=True)
+        assert (mine.rows[0].state, mine.rows[0].can_release) == ("部分退款", False)
+    finally:
+        translator.set_language("en")

@@ -40,7 +40,6 @@ translator.add(
             "nav.top_up": "Top-up",
             "nav.checkout": "Till",
             "pay.amount_hint": "Amount in yuan (empty: all that remains) · Enter = cash",
-            "pay.instrument_hint": "Card number or customer's payment code",
             "till.cashier": "{name} · {till}",
         },
         "zh": {
@@ -49,7 +48,6 @@ translator.add(
             "nav.top_up": "充值",
             "nav.checkout": "收银",
             "pay.amount_hint": "金额（元，空=剩余全部）· 回车=现金",
-            "pay.instrument_hint": "银行卡号或顾客付款码",
             "till.cashier": "{name} · {till}",
         },
     }
@@ -197,6 +195,7 @@ class CheckoutScreen(Screen):  # type: ignore[misc]
         self.ids.check.opacity = 1 if p.pending is not None else 0.3
         self.ids.settle.disabled = not p.complete or p.busy
         self.ids.pay_message.text = p.message
+        self.ids.instrument.hint_text = p.instrument_hint
 
     def redraw_queue(self) -> None:
         self.ids.queue_summary.text = self.queue.summary

@@ -47,6 +47,9 @@ class ShiftScreen(Screen):  # type: ignore[misc]
     def x_report(self) -> None:
         spawn(self.presenter.x_report())
 
+    def print_report(self) -> None:
+        self.presenter.print_report()
+
     def close_shift(self) -> None:
         spawn(self.presenter.close(self.ids.counted.text))
 
@@ -64,6 +67,7 @@ class ShiftScreen(Screen):  # type: ignore[misc]
         self.ids.to_till.disabled = not is_open
         self.ids.message.text = p.message
         self.ids.report_title.text = p.report_title
+        self.ids.print_report.disabled = not p.can_print or p.busy
         grid = self.ids.report
         grid.clear_widgets()
         if p.report is None:

@@ -26,6 +26,8 @@ STATE_COLOURS = {
     "released": (0.5, 0.5, 0.55, 1),
     "voided": (0.8, 0.3, 0.3, 1),
     "expired": (0.5, 0.4, 0.4, 1),
+    "partly_refunded": (0.75, 0.45, 0.15, 1),
+    "refunded": (0.6, 0.35, 0.5, 1),
     "refused": (1, 0.35, 0.35, 1),
 }
 

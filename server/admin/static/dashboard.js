@@ -22,6 +22,7 @@ FT.page(async function () {
       tile(t("tickets_issued"), d.tickets_issued),
       tile(t("open_tickets"), d.open_tickets),
       tile(t("unresolved_payments"), d.unresolved_payments, d.unresolved_payments > 0),
+      tile(t("open_exceptions"), d.open_exceptions, d.open_exceptions > 0),
     ]);
     FTCharts.bar(FT.$("chart-hour"), {
       label: t("sales_by_hour"),

@@ -1,9 +1,44 @@
-// Exception queue: payments whose outcome is unknown (ask the provider, never charge again), and
-// the member ledger's invariant check.
+// Exception queue: conflicts to put right (money taken offline for tickets the server could not
+// settle, voids of paid tickets) with the fix and a resolve form; payments whose outcome is unknown
+// (ask the provider, never charge again); and the member ledger's invariant check.
 "use strict";
 
 FT.page(async function () {
   const t = FT.t, el = FT.el;
+  const lang = document.body.dataset.lang || "zh";
+
+  function resolveForm(x) {
+    const note = el("input", { type: "text", name: "note", required: true, maxlength: "500", size: "22",
+      placeholder: t("exception_note"), "aria-label": t("exception_note") });
+    const button = el("button", { type: "submit" }, t("exception_resolve"));
+    const form = el("form", { class: "row", "data-exception": x.id }, note, button);
+    form.addEventListener("submit", FT.action(button, async function () {
+      await FT.api("POST", "/exceptions/" + x.id + "/resolve", { note: note.value.trim() });
+      FT.flash(t("exception_resolved") + ": " + x.number);
+      await loadExceptions();
+    }));
+    return form;
+  }
+
+  async function loadExceptions() {
+    const list = await FT.api("GET", "/exceptions?status=open&limit=200");
+    if (!list.exceptions.length) {
+      FT.fill("store-exceptions", el("p", { class: "muted" }, t("queue_empty")));
+      return;
+    }
+    FT.fill("store-exceptions", FT.table([
+      { label: t("exception_no"), num: true, value: function (x) { return x.number; } },
+      { label: t("exception_kind"), value: function (x) { return el("span", { class: "badge stale" }, t("kind_" + x.kind)); } },
+      { label: t("created"), value: function (x) { return FT.when(x.created_at_ms); } },
+      { label: t("exception_where"), value: function (x) { return [x.device_label, x.staff_name].filter(Boolean).join(" / "); } },
+      { label: t("exception_tickets"), value: function (x) { return x.ticket_numbers.filter(Boolean).join(", ") || "—"; } },
+      { label: t("exception_taken"), num: true, value: function (x) {
+        return Object.keys(x.taken).map(function (k) { return t("tender_" + k) + " " + FT.money(x.taken[k], x.currency); }).join(", ") || "—";
+      } },
+      { label: t("exception_fix"), value: function (x) { return x.fix_text[lang] || x.fix_text.en || ""; } },
+      { label: t("actions"), value: resolveForm },
+    ], list.exceptions));
+  }
 
   async function load() {
     const list = await FT.api("GET", "/payments/unresolved");
@@ -41,5 +76,6 @@ FT.page(async function () {
       r.problems.length ? el("ul", {}, r.problems.map(function (p) { return el("li", {}, p); })) : null,
     ]);
   }));
+  await loadExceptions();
   await load();
 });

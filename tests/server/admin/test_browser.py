@@ -1,6 +1,7 @@
 """The admin pages in a real headless Chromium (the system's browser and driver) against the real server
 on loopback, over the demo store with its history and a known day of sales today: sign in, the dashboard,
-a report with its chart and table in both languages, a segment built, counted and saved. Every step is
+a report with its chart and table in both languages, a segment built, counted and saved, and every page
+of the menu opened in both languages with its title and no error. Every step is
 kept as a screenshot under test-artifacts/admin/, and the screenshots are checked for the charts' colours.
 Any error in the browser's console fails the test."""
 
@@ -10,6 +11,7 @@ import asyncio
 import io
 import shutil
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
+from server.admin import pages as admin_pages
 from server.admin import repository as admin_repo
+from server.admin.i18n import WORDS
 from server.demo import seed_demo
 from server.settings import Settings
 from tests.live_server import LiveServer
@@ -326,3 +330,104 @@ def test_build_count_and_save_a_segment(site: Site, page: WebDriver) -> None:
     stored = api(page, site.url, "GET", f"/api/admin/segments/{saved[0]['id']}")
     assert stored["filter"] | {"store_id": None} == audio_twice | {"store_id": None}
     shot(page, "06-segment-saved")
+
+
+async def test_an_exception_is_listed_with_its_fix_and_resolved_with_a_note(site: Site, page: WebDriver) -> None:
+    conn = await asyncpg.connect(site.server.dsn)
+    try:
+        store_id = await conn.fetchval("SELECT id FROM store WHERE code = 'SH01'")
+        till_id = await conn.fetchval("SELECT id FROM device WHERE label = 'Till 1'")
+        exception_id = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO store_exception (id, store_id, source_id, kind, checkout_id, ticket_numbers, device_id,"
+            " taken, fix, fix_text, refusal_code) VALUES ($1, $2, $1, 'ticket_voided', $1, '{SH01-C-APL-H1-000042}',"
+            " $3, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, 'ticket_not_open')",
+            exception_id,
+            store_id,
+            till_id,
+            '{"cash": 600000}',
+            '[{"action": "refund_cash", "amount": 600000, "tender": "cash"}]',
+            '{"en": "Refund 6,000.00 in cash to the customer.", "zh": "退还顾客现金 6,000.00 元。"}',
+        )
+        sign_in(page, site.url, "/admin/exceptions")
+        page.get(site.url + "/admin/exceptions?lang=en")
+        rows = wait(page, lambda: table_rows(page, "store-exceptions"), "the open exception")
+        [row] = rows
+        assert "Ticket voided" in row
+        assert "Till 1" in row
+        assert "SH01-C-APL-H1-000042" in row
+        assert "Refund 6,000.00 in cash to the customer." in row
+        assert "Cash ¥6,000.00" in row
+        dashboard = api(page, site.url, "GET", "/api/admin/dashboard")
+        assert dashboard["open_exceptions"] == 1
+        shot(page, "07-exception-open")
+
+        form = page.find_element(By.CSS_SELECTOR, f"form[data-exception='{exception_id}']")
+        form.find_element(By.NAME, "note").send_keys("refunded 6,000.00 cash")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(page, lambda: "The queue is empty." in text_of(page, "store-exceptions"), "the queue emptied")
+        row = await conn.fetchrow(
+            "SELECT status, resolution_note, s.code FROM store_exception e JOIN staff s ON s.id = e.resolved_by"
+            " WHERE e.id = $1",
+            exception_id,
+        )
+        assert (row["status"], row["resolution_note"], row["code"]) == ("resolved", "refunded 6,000.00 cash", "M001")
+        shot(page, "08-exception-resolved")
+    finally:
+        await conn.close()
+
+
+# Counts the page's API calls still in flight, so a test knows when a page has drawn what it asked for.
+PENDING_FETCHES = """
+(function () {
+  const real = window.fetch;
+  window.__ftPending = 0;
+  window.fetch = function () {
+    window.__ftPending += 1;
+    return real.apply(this, arguments).finally(function () { window.__ftPending -= 1; });
+  };
+})();
+"""
+
+
+def settled(driver: WebDriver, what: str) -> None:
+    """Wait until the page's API calls are done (twice in a row, so a call made after one is counted)."""
+    quiet = [0]
+
+    def done() -> bool:
+        idle = driver.execute_script("return document.readyState === 'complete' && window.__ftPending === 0")
+        quiet[0] = quiet[0] + 1 if idle else 0
+        return quiet[0] >= 3
+
+    wait(driver, done, f"{what} to finish loading")
+
+
+def test_every_admin_page_opens_in_both_languages_with_its_title_and_no_error(site: Site, page: WebDriver) -> None:
+    script = page.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PENDING_FETCHES})
+    try:
+        sign_in(page, site.url, "/admin/dashboard")
+        page.get(site.url + "/admin/dashboard?lang=en")
+        links = page.find_elements(By.CSS_SELECTOR, "header nav a")
+        keys = [urlsplit(str(a.get_attribute("href"))).path.removeprefix("/admin/") for a in links]
+        offered = [p.key for p in admin_pages.PAGES.values() if p.in_nav]
+        assert sorted(keys) == sorted(offered), "the menu offers every page of this server"
+        for n, key in enumerate(keys, start=1):
+            for lang in ("en", "zh"):
+                page.get(f"{site.url}/admin/{key}?lang={lang}")
+                settled(page, f"/admin/{key} in {lang}")
+                title = WORDS[lang][f"{key}_title"]
+                assert page.find_element(By.TAG_NAME, "h1").text == title, (key, lang)
+                assert page.title.startswith(title), (key, lang, page.title)
+                assert urlsplit(page.current_url).path == f"/admin/{key}", "not sent back to sign in"
+                current = page.find_element(By.CSS_SELECTOR, "header nav a[aria-current=page]")
+                assert current.text == WORDS[lang][f"nav_{key}"]
+                flash = page.find_element(By.ID, "flash")
+                assert not (flash.is_displayed() and "error" in (flash.get_attribute("class") or "")), (
+                    f"/admin/{key} in {lang} shows an error: {flash.text}"
+                )
+                errors = [e for e in page.get_log("browser") if e["level"] == "SEVERE"]
+                assert not errors, f"/admin/{key} in {lang}: errors in the browser console: {errors}"
+                shot(page, f"10-page-{n:02d}-{key}-{lang}")
+    finally:
+        page.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+        page.get(site.url + "/admin/dashboard?lang=en")  # leave the browser in English for the next test

@@ -149,3 +149,41 @@ async def test_scenario_handheld_issues_till_settles_handheld_sees_paid_and_rele
         assert r.json()["results"][0]["status"] == "applied", r.text
         released = await next_event(till_ws, "ticket_released")
         assert released["ticket"]["state"] == "released"
+
+
+async def test_refund_states_reach_the_handheld_and_the_till_over_their_websockets(
+    server_url: str, conn: asyncpg.Connection, settings: Settings, shop: Shop
+) -> None:
+    a = await shop.issue(conn, "apple", lines=2)
+    cashier = bearer(await token_for(conn, "C001", settings.secret_key, device_id=shop.till.device_id))
+    tokens = [(await activate_device(conn, label))[1] for label in ("Handheld Apple 1", "Till 1")]
+    async with httpx.AsyncClient(base_url=f"http://{server_url}") as http:
+        r = await http.post(
+            "/checkouts", json=msgspec.to_builtins(checkout([a], tender("cash", a.total))), headers=cashier
+        )
+        assert r.status_code == 200, r.text
+        checkout_id = r.json()["id"]
+        start = await events.head(conn, shop.store_id)
+        async with (
+            websockets.connect(f"ws://{server_url}/ws") as hh_ws,
+            websockets.connect(f"ws://{server_url}/ws") as till_ws,
+        ):
+            for ws, token in ((hh_ws, tokens[0]), (till_ws, tokens[1])):
+                await ws.send(encode(Hello(protocol_version=PROTOCOL_VERSION, device_token=token, last_position=start)))
+            for line_no, kind in ((1, "ticket_partly_refunded"), (2, "ticket_refunded")):
+                body = {
+                    "id": str(new_id()),
+                    "checkout_id": checkout_id,
+                    "lines": [{"ticket_id": str(a.id), "line_no": line_no, "qty": 1}],
+                    "approval": {"staff_code": "V001", "pin": "4444"},
+                }
+                r = await http.post("/refunds", json=body, headers=cashier)
+                assert r.status_code == 200, r.text
+                for ws in (hh_ws, till_ws):
+                    seen = await next_event(ws, kind)
+                    assert (seen["ticket"]["id"], seen["ticket"]["state"]) == (str(a.id), kind.removeprefix("ticket_"))
+                    assert msgspec.convert(seen["ticket"], Ticket).state == kind.removeprefix("ticket_")
+            again = {"id": str(new_id()), "checkout_id": checkout_id, "ticket_ids": [str(a.id)]}
+            r = await http.post("/refunds", json=again, headers=cashier)
+            assert r.status_code == 409
+            assert r.json()["code"] == "ticket_already_refunded"

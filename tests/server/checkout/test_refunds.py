@@ -70,11 +70,11 @@ async def test_whole_ticket_in_steps_never_gives_back_more_than_was_paid(
     assert await conn.fetchval("SELECT refunded FROM checkout WHERE id = $1", paid.id) == t.total
     with pytest.raises(AppError) as info:
         await refunds.refund(conn, shop.who(), refund_req(paid, ticket_ids=[t.id]), pay, CONFIG, settings)
-    assert info.value.code == CheckoutCodes.REFUND_EMPTY
+    assert info.value.code == CheckoutCodes.TICKET_REFUNDED
     again = RefundLineRequest(ticket_id=t.id, line_no=2, qty=1)
     with pytest.raises(AppError) as info:
         await refunds.refund(conn, shop.who(), refund_req(paid, lines=[again]), pay, CONFIG, settings)
-    assert info.value.code == CheckoutCodes.REFUND_QTY_EXCEEDS
+    assert info.value.code == CheckoutCodes.TICKET_REFUNDED
 
 
 async def test_a_retried_refund_is_a_replay(
@@ -107,7 +107,7 @@ async def test_two_tills_refunding_the_same_ticket_at_once_give_it_back_once(
         for c in conns:
             await c.close()
     assert sum(1 for o in outcomes if not isinstance(o, BaseException)) == 1
-    assert [o.code for o in outcomes if isinstance(o, AppError)] == [CheckoutCodes.REFUND_EMPTY]
+    assert [o.code for o in outcomes if isinstance(o, AppError)] == [CheckoutCodes.TICKET_REFUNDED]
     assert await conn.fetchval("SELECT refunded FROM checkout WHERE id = $1", paid.id) == t.total
 
 
@@ -197,3 +197,27 @@ async def test_refunds_stay_in_their_store_and_checkout(
     with pytest.raises(AppError) as info:
         await refunds.refund(conn, elsewhere, refund_req(paid, ticket_ids=[t.id]), pay, CONFIG, settings)
     assert info.value.code == Codes.NOT_FOUND
+
+
+async def test_campaign_ecoin_earned_by_the_sale_comes_back_off_in_proportion(
+    conn: asyncpg.Connection, shop: Shop, pay: Payments, settings: Settings
+) -> None:
+    member = shop.members["QR-ZM-0001"]
+    t = await shop.issue(conn, member_id=member, lines=2)  # above the demo campaign's ¥2,000: 100.00 e-coin
+    ecoin_before = await balance(conn, member, "e_coin")
+    paid = await service.settle(conn, shop.who(), checkout([t], tender("card", t.total)), pay, CONFIG)
+    earned = await balance(conn, member, "e_coin") - ecoin_before
+    assert earned == 10_000
+    first = t.lines[0]
+    part = await refunds.refund(
+        conn,
+        shop.who(),
+        refund_req(paid, lines=[RefundLineRequest(ticket_id=t.id, line_no=first.line_no, qty=1)]),
+        pay,
+        CONFIG,
+        settings,
+    )
+    assert part.e_coin_reversed == earned * first.line_total // t.total
+    rest = await refunds.refund(conn, shop.who(), refund_req(paid, ticket_ids=[t.id]), pay, CONFIG, settings)
+    assert part.e_coin_reversed + rest.e_coin_reversed == earned
+    assert await balance(conn, member, "e_coin") == ecoin_before

@@ -197,3 +197,72 @@ async def test_ecoin_expiry_twice_changes_nothing_more(conn, store, member, plai
     assert page.entries[0].movement == "expire"
     assert page.entries[0].amount == -700
     assert (await jobs.check_invariants(conn)).ok
+
+
+async def ecoin_lots(conn, member_id):
+    return int(
+        await conn.fetchval(
+            "SELECT coalesce(sum(l.remaining), 0) FROM ecoin_lot l JOIN ledger_account a ON a.id = l.account_id"
+            " WHERE a.member_id = $1",
+            member_id,
+        )
+    )
+
+
+async def test_refund_takes_campaign_ecoin_back_in_proportion_and_reports_what_was_spent(conn, store, member, plain):
+    staff = await conn.fetchval("SELECT id FROM staff WHERE code = 'M001'")
+    camp = CampaignNew(name="满100送10", starts_at=NOW - timedelta(hours=1), ends_at=NOW + timedelta(days=1),
+                       spend_threshold=10_000, bonus=1_000, repeat=True, valid_days=10, store_ids=[store])  # fmt: skip
+    await rules.add_campaign(conn, store, camp, staff_id=staff, chain_wide=False)
+    other = await earn(conn, store, member, [line(1, 10_000)], reference="CO-other")  # 1,000 e-coin of another sale
+    earned = await earn(conn, store, member, [line(1, 30_000), line(2, 10_000)], reference="CO-E")
+    assert (other.e_coin, earned.e_coin) == (1_000, 4_000)
+
+    async def give_back(amount: int, line_no: int = 1):
+        async with conn.transaction():
+            return await loyalty.reverse_for_refund(conn, movement_id=new_id(), store_id=store,
+                                                    original_reference="CO-E",
+                                                    lines=[ReturnedLine(line_no=line_no, amount=amount)])  # fmt: skip
+
+    r1 = await give_back(10_000)  # a quarter of the purchase: a quarter of its e-coin
+    assert (r1.e_coin, r1.e_coin_shortfall) == (1_000, 0)
+    assert (await ledger.balances(conn, member.id, store)).e_coin == 4_000
+    # it came off the purchase's own lot, not the other sale's
+    own = await conn.fetchval("SELECT remaining FROM ecoin_lot WHERE amount = 4000")
+    assert own == 3_000
+    # the member spends 3,500 e-coin, then returns the rest of the purchase
+    async with conn.transaction():
+        h = await ledger.hold(conn, hold_id=new_id(), store_id=store, member_id=member.id, account="e_coin",
+                              amount=3_500, expires_at=datetime.now(UTC) + timedelta(minutes=5))  # fmt: skip
+        await ledger.capture(conn, h.hold_id, reference="CO-spend")
+    r2 = await give_back(20_000)
+    r3 = await give_back(10_000, line_no=2)
+    assert (r2.e_coin + r3.e_coin, r2.e_coin_shortfall + r3.e_coin_shortfall) == (500, 2_500)
+    assert (await ledger.balances(conn, member.id, store)).e_coin == 0  # never below zero
+    assert await ecoin_lots(conn, member.id) == 0
+    # the purchase's e-coin in total: what came back plus what the member had already spent
+    assert r1.e_coin + r2.e_coin + r3.e_coin + r2.e_coin_shortfall + r3.e_coin_shortfall == earned.e_coin
+    kinds = await conn.fetch(
+        "SELECT a.kind, sum(e.amount) AS total FROM ledger_entry e JOIN ledger_account a ON a.id = e.account_id"
+        " JOIN ledger_movement m ON m.id = e.movement_id WHERE m.kind = 'reverse_earn' AND a.member_id = $1"
+        " GROUP BY a.kind",
+        member.id,
+    )
+    assert {r["kind"]: r["total"] for r in kinds}["e_coin"] == -1_500
+    assert (await jobs.check_invariants(conn)).ok
+
+
+async def test_a_repeated_refund_movement_takes_the_ecoin_back_once(conn, store, member, plain):
+    staff = await conn.fetchval("SELECT id FROM staff WHERE code = 'M001'")
+    camp = CampaignNew(name="满200送20", starts_at=NOW - timedelta(hours=1), ends_at=NOW + timedelta(days=1),
+                       spend_threshold=20_000, bonus=2_000, store_ids=[store])  # fmt: skip
+    await rules.add_campaign(conn, store, camp, staff_id=staff, chain_wide=False)
+    await earn(conn, store, member, [line(1, 25_000)], reference="CO-R")
+    movement = new_id()
+    for _ in range(2):
+        async with conn.transaction():
+            r = await loyalty.reverse_for_refund(conn, movement_id=movement, store_id=store, original_reference="CO-R",
+                                                 lines=[ReturnedLine(line_no=1, amount=25_000)])  # fmt: skip
+        assert (r.e_coin, r.e_coin_shortfall) == (2_000, 0)
+    assert (await ledger.balances(conn, member.id, store)).e_coin == 0
+    assert (await jobs.check_invariants(conn)).ok

@@ -52,7 +52,7 @@ async def test_csv_has_the_json_rows(
     assert body["rows"], path
     r = await client.get(url, params=q(format="csv", **params), headers=manager)
     assert r.status_code == 200
-    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"  # the charset once, not twice
     table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     header, lines = table[0], table[1:]
     assert header == list(body["rows"][0].keys())
@@ -96,6 +96,26 @@ async def test_roles_and_stores(
     assert "赵敏 Zhao Min 13900000001" in [r["name"] for r in members["rows"]]
 
 
+@pytest.mark.parametrize("path", ["/rfm/segments", "/customer-states/summary", "/categories", "/member-potential"])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"to": "0001-01-01"}, "to"),
+        ({"from": "9999-12-31", "to": "9999-12-31"}, "from"),
+        ({"from": "1969-12-31"}, "from"),
+    ],
+)
+async def test_dates_out_of_range_are_refused_with_the_field_not_a_server_error(
+    client: AsyncTestClient[Any], manager: dict[str, str], path: str, params: dict[str, str], field: str
+) -> None:
+    r = await client.get("/api/admin/reports" + path, params=params, headers=manager)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["code"] == "bad_period"
+    assert body["details"]["field"] == field
+    assert "1970-01-01" in body["message"]
+
+
 async def test_the_api_document_describes_the_report_bodies(client: AsyncTestClient[Any]) -> None:
     r = await client.get("/schema/openapi.json")
     assert r.status_code == 200
@@ -103,5 +123,12 @@ async def test_the_api_document_describes_the_report_bodies(client: AsyncTestCli
     for path in ("/api/admin/reports/rfm", "/api/admin/reports/categories", "/api/admin/reports/concessions"):
         content = doc["paths"][path]["get"]["responses"]["200"]["content"]
         assert content["application/json"]["schema"]["$ref"].startswith("#/components/schemas/")
+    # Every report (and the segment export) answers CSV too, and says so.
+    answers = {p: item.get("get", {}).get("responses", {}).get("200", {}) for p, item in doc["paths"].items()}
+    csv_routes = {p for p, ok in answers.items() if "text/csv" in ok.get("content", {})}
+    assert {"/api/admin/reports" + p for p, _ in REPORTS} | {"/api/admin/segments/{segment_id}/members"} == csv_routes
+    ok = doc["paths"]["/api/admin/reports/rfm"]["get"]["responses"]["200"]
+    assert ok["content"]["text/csv"]["schema"]["type"] == "string"
+    assert "Content-Disposition" in ok["headers"]
     assert "/api/admin/segments/preview" in doc["paths"]
     assert "/api/tasks/mine" in doc["paths"]
