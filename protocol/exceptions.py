@@ -67,7 +67,9 @@ class StoreException(msgspec.Struct, kw_only=True, frozen=True):
     per tender kind (cash handed over minus change given). ``fix`` is what to do with money;
     ``fix_text`` says it in ``en`` and ``zh`` with the amounts, for screens that show it as is;
     clients may also word it themselves from ``kind`` and ``fix``. ``refusal_code`` is the error code
-    the refused checkout or command got.
+    the refused checkout or command got. ``offline_receipt_no`` is the provisional receipt number the
+    till printed on the customer's paper receipt when it took the money offline ("" when the till did
+    not send it), to match the refund to the customer's receipt.
     """
 
     id: uuid.UUID
@@ -94,6 +96,7 @@ class StoreException(msgspec.Struct, kw_only=True, frozen=True):
     resolved_by_name: str = ""
     resolved_at_ms: int | None = None
     resolution_note: str = ""
+    offline_receipt_no: str = ""
 
     @property
     def to_refund(self) -> int:

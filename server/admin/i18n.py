@@ -228,6 +228,7 @@ _WORDS: list[tuple[str, str, str]] = [
     ("exception_kind", "What happened", "情况"),
     ("exception_where", "Till / cashier", "收银台 / 收银员"),
     ("exception_tickets", "Tickets", "小票"),
+    ("exception_receipt", "Customer's receipt", "顾客收据号"),
     ("exception_taken", "Taken", "已收"),
     ("exception_fix", "Fix to make", "处理办法"),
     ("exception_note", "What was done", "处理说明"),

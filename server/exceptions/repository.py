@@ -28,7 +28,7 @@ SELECT e.id, e.number, e.store_id, e.kind, e.status, e.currency, e.taken::text A
        (extract(epoch FROM e.settled_offline_at) * 1000)::bigint AS settled_offline_at_ms,
        e.resolved_by, coalesce(r.name, '') AS resolved_by_name,
        (extract(epoch FROM e.resolved_at) * 1000)::bigint AS resolved_at_ms,
-       e.resolution_note
+       e.resolution_note, coalesce(e.request ->> 'offline_receipt_no', '') AS offline_receipt_no
 FROM store_exception e
 LEFT JOIN device d ON d.id = e.device_id
 LEFT JOIN staff s ON s.id = e.staff_id
@@ -94,4 +94,5 @@ def to_exception(r: asyncpg.Record) -> StoreException:
         resolved_by_name=r["resolved_by_name"],
         resolved_at_ms=r["resolved_at_ms"],
         resolution_note=r["resolution_note"],
+        offline_receipt_no=r["offline_receipt_no"],
     )

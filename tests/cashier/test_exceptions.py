@@ -156,3 +156,16 @@ def test_a_void_after_payment_has_no_money_to_give_back() -> None:
     e = exception(3, "void_after_payment", cash=0)
     text = recorded_text(Refused("ticket_wrong_state", "", {"exception": msgspec.to_builtins(e)}))
     assert text.endswith("no money to give back; check with the counter")
+
+
+async def test_the_row_names_the_customers_paper_receipt_when_the_till_sent_its_number() -> None:
+    with_receipt = msgspec.structs.replace(exception(1), offline_receipt_no="SH01-TA1B2C3-000007")
+    p, _ = presenter([with_receipt, exception(2)])
+    assert await p.unlock("V001", "4444")
+    assert p.rows[1].where == "Till 1 / 张伟 · tickets SH01-C-APL-H1-000001 · customer's receipt SH01-TA1B2C3-000007"
+    assert "receipt" not in p.rows[0].where, "an older till sent no receipt number"
+    translator.set_language("zh")
+    try:
+        assert p.rows[1].where.endswith("顾客收据 SH01-TA1B2C3-000007")
+    finally:
+        translator.set_language("en")

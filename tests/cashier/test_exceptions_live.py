@@ -86,11 +86,15 @@ async def test_offline_cash_refused_later_is_recorded_once_shown_at_the_till_and
     await until(lambda: s.connection.state.online and s.connection.state.outbox == 0, what="outbox sent")
     await until(lambda: len(s.connection.state.dead_letters) == 2, what="both refusals shown")
     letters = {d.command_id: d for d in s.connection.state.dead_letters}
-    rows = await conn.fetch("SELECT checkout_id, number, kind, taken::text FROM store_exception ORDER BY number")
+    rows = await conn.fetch(
+        "SELECT checkout_id, number, kind, taken::text, request ->> 'offline_receipt_no' AS receipt_no"
+        " FROM store_exception ORDER BY number"
+    )
     by_checkout = {r["checkout_id"]: r for r in rows}
     assert set(by_checkout) == {settled[0].checkout_id, settled[1].checkout_id}
     iphone = by_checkout[settled[0].checkout_id]
     assert iphone["kind"] == "ticket_voided"
+    assert iphone["receipt_no"] == settled[0].receipt_no, "the number on the customer's paper receipt"
     assert letters[settled[0].checkout_id].message == (
         f"Ticket voided by the counter · recorded for the manager as exception {iphone['number']}: "
         "give ¥5,999.00 in cash back to the customer"
@@ -120,6 +124,7 @@ async def test_offline_cash_refused_later_is_recorded_once_shown_at_the_till_and
     assert await queue.unlock("V001", "4444"), queue.message
     assert [r.to_refund for r in queue.rows] == [169_900, 599_900]
     index = next(r.index for r in queue.rows if r.to_refund == 599_900)
+    assert queue.rows[index].where.endswith(f"customer's receipt {settled[0].receipt_no}")
     assert await queue.resolve(index, "gave 5,999.00 back from the drawer"), queue.message
     assert [r.to_refund for r in queue.rows] == [169_900]
     resolved = await conn.fetchrow(

@@ -32,6 +32,7 @@ FT.page(async function () {
       { label: t("created"), value: function (x) { return FT.when(x.created_at_ms); } },
       { label: t("exception_where"), value: function (x) { return [x.device_label, x.staff_name].filter(Boolean).join(" / "); } },
       { label: t("exception_tickets"), value: function (x) { return x.ticket_numbers.filter(Boolean).join(", ") || "—"; } },
+      { label: t("exception_receipt"), value: function (x) { return x.offline_receipt_no ? el("code", {}, x.offline_receipt_no) : "—"; } },
       { label: t("exception_taken"), num: true, value: function (x) {
         return Object.keys(x.taken).map(function (k) { return t("tender_" + k) + " " + FT.money(x.taken[k], x.currency); }).join(", ") || "—";
       } },

@@ -337,14 +337,16 @@ async def test_an_exception_is_listed_with_its_fix_and_resolved_with_a_note(site
         exception_id = uuid.uuid4()
         await conn.execute(
             "INSERT INTO store_exception (id, store_id, source_id, kind, checkout_id, ticket_numbers, device_id,"
-            " taken, fix, fix_text, refusal_code) VALUES ($1, $2, $1, 'ticket_voided', $1, '{SH01-C-APL-H1-000042}',"
-            " $3, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, 'ticket_not_open')",
+            " taken, fix, fix_text, refusal_code, request) VALUES ($1, $2, $1, 'ticket_voided', $1,"
+            " '{SH01-C-APL-H1-000042}', $3, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, 'ticket_not_open',"
+            " $7::text::jsonb)",
             exception_id,
             store_id,
             till_id,
             '{"cash": 600000}',
             '[{"action": "refund_cash", "amount": 600000, "tender": "cash"}]',
             '{"en": "Refund 6,000.00 in cash to the customer.", "zh": "退还顾客现金 6,000.00 元。"}',
+            '{"offline_receipt_no": "SH01-TA1B2C3-000007"}',
         )
         sign_in(page, site.url, "/admin/exceptions")
         page.get(site.url + "/admin/exceptions?lang=en")
@@ -355,6 +357,7 @@ async def test_an_exception_is_listed_with_its_fix_and_resolved_with_a_note(site
         assert "SH01-C-APL-H1-000042" in row
         assert "Refund 6,000.00 in cash to the customer." in row
         assert "Cash ¥6,000.00" in row
+        assert "SH01-TA1B2C3-000007" in row, "the customer's paper receipt"
         dashboard = api(page, site.url, "GET", "/api/admin/dashboard")
         assert dashboard["open_exceptions"] == 1
         shot(page, "07-exception-open")
