@@ -32,6 +32,9 @@ ExceptionKind = Literal[
     "void_after_payment",  # a handheld voided offline a ticket the customer had paid meanwhile
 ]
 ExceptionStatus = Literal["open", "resolved"]
+CashOutcome = Literal["given_back", "kept"]
+"""What became of the cash of an exception when it was resolved: given back to the customer from a
+till's drawer, or kept by the store (e.g. the customer never came back)."""
 Note = Annotated[str, msgspec.Meta(max_length=500)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
 Offset = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
@@ -70,6 +73,12 @@ class StoreException(msgspec.Struct, kw_only=True, frozen=True):
     the refused checkout or command got. ``offline_receipt_no`` is the provisional receipt number the
     till printed on the customer's paper receipt when it took the money offline ("" when the till did
     not send it), to match the refund to the customer's receipt.
+
+    The cash in the till's books: ``held_in_shift_id`` is the shift whose expected cash took in the
+    cash when the exception was recorded (the till's shift open since before the money was taken;
+    None when there was none, and the cash showed as "over" in that shift's Z report).
+    ``cash_outcome`` says what the resolution did with it, and ``given_back_in_shift_id`` the shift
+    whose expected cash gave it back (None when no till shift was open: given back from the safe).
     """
 
     id: uuid.UUID
@@ -97,6 +106,9 @@ class StoreException(msgspec.Struct, kw_only=True, frozen=True):
     resolved_at_ms: int | None = None
     resolution_note: str = ""
     offline_receipt_no: str = ""
+    held_in_shift_id: uuid.UUID | None = None
+    cash_outcome: str = ""  # "given_back" or "kept" once resolved with cash to give back; else ""
+    given_back_in_shift_id: uuid.UUID | None = None
 
     @property
     def to_refund(self) -> int:
@@ -118,10 +130,16 @@ class ResolveException(msgspec.Struct, kw_only=True, frozen=True):
 
     A cashier signed in at a till resolves only with a supervisor's staff code and PIN in
     ``approval`` (as refunds above the limit); supervisors and managers need none.
+
+    ``cash_outcome`` (for an exception with cash to give back; ``given_back`` when absent, as the fix
+    says): ``given_back`` records the cash leaving the drawer of the exception's till when it has a
+    shift open, else of the till this is sent from, else of none (given back from the safe); ``kept``
+    leaves it in the books where it is.
     """
 
     note: Note
     approval: SupervisorApproval | None = None
+    cash_outcome: CashOutcome | None = None
 
 
 class ExceptionQuery(msgspec.Struct, kw_only=True, frozen=True):

@@ -105,7 +105,17 @@ async def test_offline_cash_refused_later_is_recorded_once_shown_at_the_till_and
     for done in settled:
         assert await conn.fetchval("SELECT count(*) FROM checkout WHERE id = $1", done.checkout_id) == 0
     assert shift.shift is not None
-    assert await conn.fetchval("SELECT count(*) FROM shift_movement WHERE shift_id = $1", shift.shift.shift_id) == 1
+    shift_id = shift.shift.shift_id
+    # Nothing of the checkouts is in the shift, but their cash is in the drawer: held for the exceptions.
+    movements = await conn.fetch(
+        "SELECT kind, amount, reference FROM shift_movement WHERE shift_id = $1 ORDER BY at", shift_id
+    )
+    assert [(m["kind"], m["amount"]) for m in movements] == [
+        ("float", 20_000),
+        ("pay_in", 599_900),
+        ("pay_in", 169_900),
+    ]
+    assert all(m["reference"].startswith("exception:") for m in movements[1:])
 
     # The till sends one again (a lost answer, a restart): the same exception, never a second one.
     assert await till.checkouts.flush() == 0, "refused checkouts are not sent again by themselves"
@@ -135,6 +145,11 @@ async def test_offline_cash_refused_later_is_recorded_once_shown_at_the_till_and
     assert tuple(resolved) == ("resolved", "gave 5,999.00 back from the drawer", "V001")
     audit = await conn.fetchrow("SELECT staff_id, device_id FROM audit_log WHERE action = 'exception.resolved'")
     assert audit["device_id"] == s.enroller.enrolled().device_id  # type: ignore[union-attr]
+    # The cash went back out of this till's drawer: the X report expects the float and the AirPods' cash.
+    report = await shift.x_report()
+    assert report is not None
+    cash = next(t for t in report.tenders if t.tender == "cash")
+    assert (cash.exceptions_held, cash.exceptions_given_back, cash.expected) == (769_800, 599_900, 20_000 + 169_900)
     await s.stop_sync()
     till.close()
     apple.close()

@@ -27,6 +27,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select
 
 from server.admin import repository as admin_repo
 from server.demo import seed_demo
@@ -363,7 +364,8 @@ async def test_an_exception_is_listed_with_its_fix_and_resolved_with_a_note(site
         shot(page, "07-exception-open")
 
         form = page.find_element(By.CSS_SELECTOR, f"form[data-exception='{exception_id}']")
-        form.find_element(By.NAME, "note").send_keys("refunded 6,000.00 cash")
+        form.find_element(By.NAME, "note").send_keys("customer never came back")
+        Select(form.find_element(By.NAME, "cash_outcome")).select_by_value("kept")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait(page, lambda: "The queue is empty." in text_of(page, "store-exceptions"), "the queue emptied")
         row = await conn.fetchrow(
@@ -371,7 +373,9 @@ async def test_an_exception_is_listed_with_its_fix_and_resolved_with_a_note(site
             " WHERE e.id = $1",
             exception_id,
         )
-        assert (row["status"], row["resolution_note"], row["code"]) == ("resolved", "refunded 6,000.00 cash", "M001")
+        assert (row["status"], row["resolution_note"], row["code"]) == ("resolved", "customer never came back", "M001")
+        resolved = api(page, site.url, "GET", f"/exceptions/{exception_id}")
+        assert resolved["cash_outcome"] == "kept"
         shot(page, "08-exception-resolved")
     finally:
         await conn.close()
