@@ -5,25 +5,36 @@ fullwidth character) takes two, so widths are measured in columns, not character
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 COLUMNS_58MM = 32
 COLUMNS_80MM = 48
 
 
+@functools.lru_cache(maxsize=8192)  # a receipt measures the same few characters thousands of times
 def char_width(ch: str) -> int:
     if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
         return 0
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
+def _narrow(text: str) -> bool:
+    """Printable ASCII only: one column per character."""
+    return text.isascii() and text.isprintable()
+
+
 def display_width(text: str) -> int:
     """Columns ``text`` takes on a receipt printer."""
-    return sum(char_width(ch) for ch in text)
+    if _narrow(text):
+        return len(text)
+    return sum(map(char_width, text))
 
 
 def fit(text: str, width: int) -> str:
     """``text`` cut to at most ``width`` columns (never splitting a wide character)."""
+    if _narrow(text):
+        return text[: max(width, 0)]
     out, used = [], 0
     for ch in text:
         w = char_width(ch)

@@ -220,7 +220,7 @@ async def _prepare(conn: asyncpg.Connection, who: Who, req: CheckoutRequest) -> 
         raise Conflict(
             "A tender id was already used by another checkout; make new tender ids.", CheckoutCodes.DUPLICATE_TENDER
         )
-    found = [await tickets.get_ticket(conn, who.store_id, tid) for tid in req.ticket_ids]
+    found = await tickets.get_tickets(conn, who.store_id, req.ticket_ids)
     _check_open(found, req.id)
     return found
 

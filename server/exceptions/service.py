@@ -66,7 +66,8 @@ def conflict_kind(exc: AppError, req: CheckoutRequest) -> ExceptionKind | None:
         return _TICKET_STATES.get(str(exc.details.get("state", "")), "ticket_not_open")
     if code == TicketCodes.WRONG_STATE:
         state = str(exc.details.get("state", ""))
-        return "paid_elsewhere" if state in ("paid", "released") else _TICKET_STATES.get(state, "ticket_not_open")
+        paid = ("paid", "released", "partly_refunded", "refunded")  # refunded ones were paid first
+        return "paid_elsewhere" if state in paid else _TICKET_STATES.get(state, "ticket_not_open")
     if code == CheckoutCodes.TOTAL_CHANGED:
         return "total_changed"
     if code == CheckoutCodes.MIXED_MEMBERS:
@@ -256,7 +257,8 @@ async def record_refused_void(
 ) -> StoreException | None:
     """A handheld voided offline a ticket that was paid meanwhile: record it (inside the caller's
     transaction, which stores the refusal) so the manager settles the goods question. No money moves."""
-    if exc.code != TicketCodes.WRONG_STATE or exc.details.get("state") not in ("paid", "released"):
+    # a refunded ticket's money went back already: nothing is left for the manager to settle
+    if exc.code != TicketCodes.WRONG_STATE or exc.details.get("state") not in ("paid", "released", "partly_refunded"):
         return None
     ticket = await conn.fetchrow(
         "SELECT number, checkout_id, currency FROM ticket WHERE id = $1 AND store_id = $2",

@@ -51,6 +51,29 @@ ON CONFLICT DO NOTHING
 """
 MOVE_SPEND = "UPDATE member_spend SET member_id = $2 WHERE member_id = $1"
 MOVE_EARNED = "UPDATE earned_purchase SET member_id = $2 WHERE member_id = $1"
+# The advisory keys a checkout of a member holds until it commits (server.checkout.repository
+# LOCK_CHECKOUT_KEYS), for both members in key order: a merge waits for their checkouts in flight.
+LOCK_MEMBERS_CHECKOUTS = """
+SELECT count(pg_advisory_xact_lock(k))
+FROM (SELECT DISTINCT hashtextextended('ft-checkout-member:' || m::text, 0) AS k FROM unnest($1::uuid[]) AS m
+      ORDER BY 1) s
+"""
+# What member reports read, keyed by member: sales facts, members' days (summed into the survivor's
+# days) and service tasks (judged by the member's later purchases).
+MOVE_SALES_HISTORY = (
+    "UPDATE sales_ticket_fact SET member_id = $2 WHERE member_id = $1",
+    "UPDATE sales_line_fact SET member_id = $2 WHERE member_id = $1",
+    """
+    WITH gone AS (DELETE FROM sales_member_day WHERE member_id = $1 RETURNING *)
+    INSERT INTO sales_member_day AS d (member_id, store_id, day, tickets, visits, amount, cost, promo_amount)
+    SELECT $2, store_id, day, tickets, visits, amount, cost, promo_amount FROM gone
+    ON CONFLICT (member_id, store_id, day) DO UPDATE SET
+        tickets = d.tickets + EXCLUDED.tickets, visits = d.visits + EXCLUDED.visits,
+        amount = d.amount + EXCLUDED.amount, cost = d.cost + EXCLUDED.cost,
+        promo_amount = d.promo_amount + EXCLUDED.promo_amount
+    """,
+    "UPDATE service_task SET member_id = $2 WHERE member_id = $1",
+)
 COPY_NATIONAL_ID = """
 UPDATE member SET national_id_hash = $2, national_id_masked = $3 WHERE id = $1 AND national_id_hash IS NULL
 """

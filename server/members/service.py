@@ -273,7 +273,8 @@ async def merge(
     chain_wide: bool = False,
 ) -> Member:
     """Fold ``absorbed`` into ``survivor``: balances move by a merge movement, every old entry stays on
-    its account (the statement of the survivor shows them), cards and history follow. Refused while
+    its account (the statement of the survivor shows them), cards and history follow (spend, earned
+    purchases, and the sales facts and service tasks member reports read). Refused while
     the absorbed record has open holds. Repeating ``movement_id`` returns the survivor."""
     survivor_id, absorbed_id = request.survivor_id, request.absorbed_id
     if survivor_id == absorbed_id:
@@ -295,6 +296,8 @@ async def merge(
     if done is not None:
         return await get(conn, store_id, survivor_id, chain_wide=chain_wide)
     rows: dict[uuid.UUID, asyncpg.Record] = {}
+    # a checkout of either member commits its sales facts before the history moves, or after the merge
+    await conn.execute(sql.LOCK_MEMBERS_CHECKOUTS, [survivor_id, absorbed_id])
     for mid in sorted((survivor_id, absorbed_id), key=lambda u: u.bytes):  # lock in a fixed order
         locked = await conn.fetchrow(sql.MEMBER_FOR_UPDATE, mid)
         assert locked is not None
@@ -337,6 +340,8 @@ async def merge(
     await conn.execute(sql.COPY_STORES, absorbed_id, survivor_id)
     await conn.execute(sql.MOVE_SPEND, absorbed_id, survivor_id)
     await conn.execute(sql.MOVE_EARNED, absorbed_id, survivor_id)
+    for statement in sql.MOVE_SALES_HISTORY:
+        await conn.execute(statement, absorbed_id, survivor_id)
     if absorbed["national_id_hash"] is not None:
         await conn.execute(
             sql.COPY_NATIONAL_ID, survivor_id, absorbed["national_id_hash"], absorbed["national_id_masked"]

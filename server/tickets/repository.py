@@ -17,6 +17,7 @@ t.state, t.issued_at_ms, t.business_day, t.checkout_id, t.issue_command_id, t.re
 
 GET = f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.id = $1"
 GET_FOR_UPDATE = GET + " FOR UPDATE"
+GET_MANY = f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.id = ANY($1::uuid[])"
 GET_MANY_FOR_UPDATE = f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.id = ANY($1::uuid[]) ORDER BY t.id FOR UPDATE"
 
 LINES = """

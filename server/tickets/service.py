@@ -438,6 +438,17 @@ async def get_ticket(conn: asyncpg.Connection, store_id: uuid.UUID, ticket_id: u
     return ticket
 
 
+async def get_tickets(conn: asyncpg.Connection, store_id: uuid.UUID, ticket_ids: Sequence[uuid.UUID]) -> list[Ticket]:
+    """The tickets in the order asked, with their lines, in two queries; NotFound names the first
+    ticket missing or of another store."""
+    rows = {r["id"]: r for r in await conn.fetch(repo.GET_MANY, list(ticket_ids))}
+    for tid in ticket_ids:
+        row = rows.get(tid)
+        if row is None or row["store_id"] != store_id:
+            raise NotFound("ticket", tid)
+    return await repo.with_lines(conn, [rows[tid] for tid in ticket_ids])
+
+
 async def list_tickets(
     conn: asyncpg.Connection,
     store_id: uuid.UUID,

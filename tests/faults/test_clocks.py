@@ -17,7 +17,7 @@ from server.demo import DemoInfo
 from server.tickets.expiry import expire_due
 from tests.ticket_helpers import catalog, device, draft
 
-pytestmark = [pytest.mark.fault]
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(30)]
 
 HOUR_MS = 3_600_000
 

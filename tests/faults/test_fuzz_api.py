@@ -18,10 +18,11 @@ from tests.faults.servers import SECRET, ServerProcess
 from tests.pg import Cluster
 from tests.ticket_helpers import device
 
-pytestmark = [pytest.mark.fault]
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(300)]
 
 TOKENS: dict[str, str] = {}
 MAX_EXAMPLES = 15
+REQUEST_TIMEOUT_S = 10  # one hung request fails the run at once, not at the test's time limit
 REPORTS = "/api/admin/reports"  # JSON or CSV (?format=csv): both documented, both checked
 EXCLUDED = [positive_data_acceptance]
 # Every check but "schema-valid data is accepted": the document cannot say business rules (totals add up,
@@ -90,10 +91,10 @@ def fuzz(operation: Any, csv_answers: list[str]) -> None:
     @given(case=operation.as_strategy())
     @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def check(case: Any) -> None:
-        case.call_and_validate(excluded_checks=EXCLUDED)
+        case.call_and_validate(excluded_checks=EXCLUDED, timeout=REQUEST_TIMEOUT_S)
         if answers_csv:
             case.query = {**(case.query or {}), "format": "csv"}
-            response = case.call()
+            response = case.call(timeout=REQUEST_TIMEOUT_S)
             case.validate_response(response, excluded_checks=EXCLUDED)
             if response.status_code == 200:
                 csv_answers.append(str(response.headers.get("content-type")))

@@ -21,7 +21,7 @@ from tests.faults.servers import ServerProcess
 from tests.pg import Cluster
 from tests.ticket_helpers import device
 
-pytestmark = [pytest.mark.fault, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(60)]
 
 TAGS = ["hello", "submit", "ack", "ping", "pong", "event", "welcome", "results", "error", "", "HELLO"]
 scalars = st.one_of(

@@ -65,6 +65,7 @@ async def _wait_streaming(primary_dsn: str, name: str) -> None:
 
 
 @pytest.mark.fault
+@pytest.mark.timeout(90)
 async def test_promoted_replica_has_every_acknowledged_write_and_serves() -> None:
     root = Path(tempfile.mkdtemp(prefix="ft-standby-"))
     root.chmod(0o755)

@@ -18,6 +18,7 @@ def _hostport(dsn: str) -> tuple[str, int]:
 
 
 @pytest.mark.fault
+@pytest.mark.timeout(30)
 async def test_cut_connection_fails_the_client_and_a_new_one_works(cluster: Cluster) -> None:
     host, port = _hostport(cluster.admin_dsn)
     proxy = await TcpProxy(host, port).start()

@@ -1,4 +1,4 @@
--- Refunds change a ticket's state: `partly_refunded` (some units of its lines came back) and
+-- 1. Refunds change a ticket's state: `partly_refunded` (some units of its lines came back) and
 -- `refunded` (all of them). Whether the goods were handed over is kept apart from the state, so a
 -- ticket refunded after its goods were released still says so, and one partly refunded before the
 -- release can still be released.
@@ -12,11 +12,21 @@ UPDATE ticket SET released_at = updated_at WHERE state = 'released';
 ALTER TABLE ticket ADD CONSTRAINT ticket_released_after_payment
     CHECK (released_at IS NULL OR state IN ('released', 'partly_refunded', 'refunded'));
 
--- Sales facts are written when a ticket is paid; a ticket loaded in bulk already refunded (or
+-- 2. Sales facts. They are written when a ticket is paid; a ticket loaded in bulk already refunded (or
 -- refunded before its facts were backfilled) was paid too, so it counts as a sale and its refunds
 -- as negative facts, exactly as before.
 CREATE OR REPLACE FUNCTION analytics_sold_state(p_state text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
     SELECT p_state IN ('paid', 'released', 'partly_refunded', 'refunded')
+$$;
+
+-- The member a fact belongs to: a merged record's survivor (following merges), else the id itself.
+CREATE FUNCTION analytics_member(p_member uuid) RETURNS uuid LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE up(id, merged_into, depth) AS (
+        SELECT id, merged_into, 0 FROM member WHERE id = p_member
+        UNION ALL
+        SELECT m.id, m.merged_into, up.depth + 1 FROM member m JOIN up ON m.id = up.merged_into WHERE up.depth < 20
+    )
+    SELECT coalesce((SELECT id FROM up WHERE merged_into IS NULL LIMIT 1), p_member)
 $$;
 
 CREATE OR REPLACE FUNCTION analytics_record_sales(p_tickets uuid[]) RETURNS integer LANGUAGE plpgsql AS $$
@@ -41,7 +51,9 @@ BEGIN
            (row_number() OVER (PARTITION BY ticket_id, brand ORDER BY line_no) = 1)::int
     FROM (
         SELECT l.ticket_id, l.line_no, t.store_id, s.format_id, t.counter_id,
-               coalesce(t.member_id, c.member_id) AS member_id, t.business_day AS day, p.category,
+               CASE WHEN mm.state = 'merged' THEN analytics_member(mm.id) ELSE coalesce(t.member_id, c.member_id) END
+                   AS member_id,
+               t.business_day AS day, p.category,
                coalesce(nullif(p.brand, ''), ctr.brand) AS brand, l.promo, l.qty, l.line_total AS amount,
                l.qty::bigint * p.cost AS cost
         FROM unnest(fresh) AS n(ticket_id)
@@ -51,11 +63,14 @@ BEGIN
         JOIN ticket_line l ON l.ticket_id = t.id
         JOIN product p ON p.id = l.product_id
         LEFT JOIN checkout c ON c.id = t.checkout_id
+        LEFT JOIN member mm ON mm.id = coalesce(t.member_id, c.member_id)
     ) x;
 
     INSERT INTO sales_ticket_fact (ticket_id, refund_id, store_id, format_id, counter_id, member_id, checkout_id, day,
                                    hour, tickets, visits, amount, cost, promo_amount)
-    SELECT t.id, NULL, t.store_id, s.format_id, t.counter_id, coalesce(t.member_id, c.member_id), t.checkout_id,
+    SELECT t.id, NULL, t.store_id, s.format_id, t.counter_id,
+           CASE WHEN mm.state = 'merged' THEN analytics_member(mm.id) ELSE coalesce(t.member_id, c.member_id) END,
+           t.checkout_id,
            t.business_day,
            extract(hour FROM coalesce(c.settled_at, t.updated_at) AT TIME ZONE s.timezone)::smallint,
            1,
@@ -70,8 +85,9 @@ BEGIN
     JOIN ticket t ON t.id = n.ticket_id
     JOIN store s ON s.id = t.store_id
     LEFT JOIN checkout c ON c.id = t.checkout_id
+    LEFT JOIN member mm ON mm.id = coalesce(t.member_id, c.member_id)
     LEFT JOIN sales_line_fact l ON l.ticket_id = t.id AND l.refund_id IS NULL
-    GROUP BY t.id, s.format_id, s.timezone, c.member_id, c.settled_at;
+    GROUP BY t.id, s.format_id, s.timezone, c.member_id, c.settled_at, mm.id, mm.state;
     GET DIAGNOSTICS n = ROW_COUNT;
     PERFORM analytics_roll_up(fresh, NULL);
     RETURN n;
@@ -101,3 +117,22 @@ CREATE CONSTRAINT TRIGGER ticket_paid_facts AFTER INSERT OR UPDATE OF state ON t
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN (NEW.state IN ('paid', 'released', 'partly_refunded', 'refunded'))
     EXECUTE FUNCTION analytics_on_ticket();
+
+-- 3. Member merges move the absorbed record's sales history to the survivor (server/members, in the
+-- merge's transaction). Members merged before this version: their history joins the survivor's now.
+INSERT INTO sales_member_day AS d (member_id, store_id, day, tickets, visits, amount, cost, promo_amount)
+SELECT analytics_member(x.member_id), x.store_id, x.day, sum(x.tickets), sum(x.visits), sum(x.amount), sum(x.cost),
+       sum(x.promo_amount)
+FROM sales_member_day x JOIN member m ON m.id = x.member_id AND m.state = 'merged'
+GROUP BY 1, 2, 3
+ON CONFLICT (member_id, store_id, day) DO UPDATE SET
+    tickets = d.tickets + EXCLUDED.tickets, visits = d.visits + EXCLUDED.visits,
+    amount = d.amount + EXCLUDED.amount, cost = d.cost + EXCLUDED.cost,
+    promo_amount = d.promo_amount + EXCLUDED.promo_amount;
+DELETE FROM sales_member_day x USING member m WHERE m.id = x.member_id AND m.state = 'merged';
+UPDATE sales_ticket_fact f SET member_id = analytics_member(f.member_id)
+FROM member m WHERE m.id = f.member_id AND m.state = 'merged';
+UPDATE sales_line_fact f SET member_id = analytics_member(f.member_id)
+FROM member m WHERE m.id = f.member_id AND m.state = 'merged';
+UPDATE service_task t SET member_id = analytics_member(t.member_id)
+FROM member m WHERE m.id = t.member_id AND m.state = 'merged';

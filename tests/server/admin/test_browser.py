@@ -1,6 +1,7 @@
 """The admin pages in a real headless Chromium (the system's browser and driver) against the real server
 on loopback, over the demo store with its history and a known day of sales today: sign in, the dashboard,
-a report with its chart and table in both languages, a segment built, counted and saved. Every step is
+a report with its chart and table in both languages, a segment built, counted and saved, and every page
+of the menu opened in both languages with its title and no error. Every step is
 kept as a screenshot under test-artifacts/admin/, and the screenshots are checked for the charts' colours.
 Any error in the browser's console fails the test."""
 
@@ -29,7 +30,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
+from server.admin import pages as admin_pages
 from server.admin import repository as admin_repo
+from server.admin.i18n import WORDS
 from server.demo import seed_demo
 from server.settings import Settings
 from tests.live_server import LiveServer
@@ -379,3 +382,59 @@ async def test_an_exception_is_listed_with_its_fix_and_resolved_with_a_note(site
         shot(page, "08-exception-resolved")
     finally:
         await conn.close()
+
+
+# Counts the page's API calls still in flight, so a test knows when a page has drawn what it asked for.
+PENDING_FETCHES = """
+(function () {
+  const real = window.fetch;
+  window.__ftPending = 0;
+  window.fetch = function () {
+    window.__ftPending += 1;
+    return real.apply(this, arguments).finally(function () { window.__ftPending -= 1; });
+  };
+})();
+"""
+
+
+def settled(driver: WebDriver, what: str) -> None:
+    """Wait until the page's API calls are done (twice in a row, so a call made after one is counted)."""
+    quiet = [0]
+
+    def done() -> bool:
+        idle = driver.execute_script("return document.readyState === 'complete' && window.__ftPending === 0")
+        quiet[0] = quiet[0] + 1 if idle else 0
+        return quiet[0] >= 3
+
+    wait(driver, done, f"{what} to finish loading")
+
+
+def test_every_admin_page_opens_in_both_languages_with_its_title_and_no_error(site: Site, page: WebDriver) -> None:
+    script = page.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PENDING_FETCHES})
+    try:
+        sign_in(page, site.url, "/admin/dashboard")
+        page.get(site.url + "/admin/dashboard?lang=en")
+        links = page.find_elements(By.CSS_SELECTOR, "header nav a")
+        keys = [urlsplit(str(a.get_attribute("href"))).path.removeprefix("/admin/") for a in links]
+        offered = [p.key for p in admin_pages.PAGES.values() if p.in_nav]
+        assert sorted(keys) == sorted(offered), "the menu offers every page of this server"
+        for n, key in enumerate(keys, start=1):
+            for lang in ("en", "zh"):
+                page.get(f"{site.url}/admin/{key}?lang={lang}")
+                settled(page, f"/admin/{key} in {lang}")
+                title = WORDS[lang][f"{key}_title"]
+                assert page.find_element(By.TAG_NAME, "h1").text == title, (key, lang)
+                assert page.title.startswith(title), (key, lang, page.title)
+                assert urlsplit(page.current_url).path == f"/admin/{key}", "not sent back to sign in"
+                current = page.find_element(By.CSS_SELECTOR, "header nav a[aria-current=page]")
+                assert current.text == WORDS[lang][f"nav_{key}"]
+                flash = page.find_element(By.ID, "flash")
+                assert not (flash.is_displayed() and "error" in (flash.get_attribute("class") or "")), (
+                    f"/admin/{key} in {lang} shows an error: {flash.text}"
+                )
+                errors = [e for e in page.get_log("browser") if e["level"] == "SEVERE"]
+                assert not errors, f"/admin/{key} in {lang}: errors in the browser console: {errors}"
+                shot(page, f"10-page-{n:02d}-{key}-{lang}")
+    finally:
+        page.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+        page.get(site.url + "/admin/dashboard?lang=en")  # leave the browser in English for the next test

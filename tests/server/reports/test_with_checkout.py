@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from protocol.checkout import RefundLineRequest, RefundRequest
 from protocol.ids import new_id
+from protocol.members import MergeRequest
 from server.checkout import refunds, service
+from server.checkout import repository as checkout_sql
 from server.checkout.service import Payments
+from server.members import service as members
 from server.settings import Settings
 from tests.server.checkout.conftest import CONFIG, Shop, checkout, pay, pool, shop, tender
 
@@ -79,3 +84,49 @@ async def test_a_ticket_loaded_already_refunded_is_counted_as_sold_by_the_backfi
     assert await conn.fetchval("SELECT analytics_backfill()") == 1
     assert await conn.fetchval("SELECT sum(amount) FROM sales_ticket_fact WHERE refund_id IS NULL") == t.total
     assert await conn.fetchval("SELECT sum(amount) FROM sales_ticket_fact") == 0
+
+
+async def test_a_ticket_of_a_merged_member_paid_after_the_merge_counts_for_the_survivor(
+    conn: asyncpg.Connection, shop: Shop, pay: Payments
+) -> None:
+    survivor, absorbed = list(shop.members.values())[:2]
+    t = await shop.issue(conn, "apple", member_id=absorbed, lines=1)  # issued before the merge
+    async with conn.transaction():
+        await members.merge(
+            conn, shop.store_id, MergeRequest(survivor_id=survivor, absorbed_id=absorbed, movement_id=new_id())
+        )
+    await service.settle(conn, shop.who(), checkout([t], tender("cash", t.total)), pay, CONFIG)
+    assert await conn.fetchval("SELECT member_id FROM sales_ticket_fact WHERE ticket_id = $1", t.id) == survivor
+    assert await conn.fetchval("SELECT count(*) FROM sales_line_fact WHERE member_id = $1", absorbed) == 0
+    assert await conn.fetchval("SELECT count(*) FROM sales_member_day WHERE member_id = $1", absorbed) == 0
+    assert await conn.fetchval("SELECT sum(amount) FROM sales_member_day WHERE member_id = $1", survivor) >= t.total
+
+
+async def test_a_merge_waits_for_a_checkout_of_the_absorbed_member_in_flight_and_moves_its_sale(
+    db_dsn: str, conn: asyncpg.Connection, shop: Shop
+) -> None:
+    survivor, absorbed = list(shop.members.values())[:2]
+    t = await shop.issue(conn, "apple", member_id=absorbed, lines=1)
+    paying = await asyncpg.connect(db_dsn)
+    try:
+        tx = paying.transaction()
+        await tx.start()
+        # what a checkout of this member holds until it commits; its sales facts are written at commit
+        await paying.execute(checkout_sql.LOCK_CHECKOUT_KEYS, new_id(), absorbed)
+        await paying.execute("UPDATE ticket SET state = 'paid' WHERE id = $1", t.id)
+
+        async def merge() -> None:
+            async with conn.transaction():
+                await members.merge(
+                    conn, shop.store_id, MergeRequest(survivor_id=survivor, absorbed_id=absorbed, movement_id=new_id())
+                )
+
+        merging = asyncio.create_task(merge())
+        await asyncio.sleep(0.3)
+        assert not merging.done(), "the merge must wait for the checkout in flight"
+        await tx.commit()
+        await asyncio.wait_for(merging, 5)
+    finally:
+        await paying.close()
+    assert await conn.fetchval("SELECT member_id FROM sales_ticket_fact WHERE ticket_id = $1", t.id) == survivor
+    assert await conn.fetchval("SELECT count(*) FROM sales_member_day WHERE member_id = $1", absorbed) == 0
