@@ -30,7 +30,19 @@ ExceptionKind = Literal[
     "member_changed",  # the tickets belong to another member than the one the till settled for
     "unknown_ticket",  # the server has no such ticket in this store (its QR upload was refused)
     "void_after_payment",  # a handheld voided offline a ticket the customer had paid meanwhile
+    "attach_after_payment",  # a handheld attached a member offline to a ticket the customer had paid meanwhile
 ]
+FIRST_KINDS: tuple[str, ...] = (
+    "paid_elsewhere",
+    "ticket_voided",
+    "ticket_expired",
+    "ticket_not_open",
+    "total_changed",
+    "member_changed",
+    "unknown_ticket",
+    "void_after_payment",
+)
+"""The kinds of the queue's first version: what a till that does not say which kinds it knows is sent."""
 ExceptionStatus = Literal["open", "resolved"]
 CashOutcome = Literal["given_back", "kept"]
 """What became of the cash of an exception when it was resolved: given back to the customer from a
@@ -143,9 +155,14 @@ class ResolveException(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class ExceptionQuery(msgspec.Struct, kw_only=True, frozen=True):
-    """The queue as a till asks for it: a cashier signed in there sends a supervisor's approval."""
+    """The queue as a till asks for it: a cashier signed in there sends a supervisor's approval.
+
+    ``kinds`` lists the kinds the client can decode and show (``ExceptionKind`` grows: a client built
+    before a kind existed would refuse the whole list); absent, only ``FIRST_KINDS`` are sent.
+    """
 
     status: ExceptionStatus | None = "open"
     limit: Limit = 50
     offset: Offset = 0
     approval: SupervisorApproval | None = None
+    kinds: Annotated[list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=50)] | None = None

@@ -51,6 +51,7 @@ translator.add(
             "exc.kind.member_changed": "Ticket belongs to another member",
             "exc.kind.unknown_ticket": "Ticket unknown to the server",
             "exc.kind.void_after_payment": "Voided after the customer paid",
+            "exc.kind.attach_after_payment": "Member attached after the customer paid",
         },
         "zh": {
             "exc.title": "异常队列",
@@ -78,6 +79,7 @@ translator.add(
             "exc.kind.member_changed": "小票已属于其他会员",
             "exc.kind.unknown_ticket": "服务器上没有这张小票",
             "exc.kind.void_after_payment": "顾客付款后被作废",
+            "exc.kind.attach_after_payment": "顾客付款后才关联会员",
         },
     }
 )

@@ -246,6 +246,7 @@ _WORDS: list[tuple[str, str, str]] = [
     ("kind_member_changed", "Member changed", "会员已变更"),
     ("kind_unknown_ticket", "Unknown ticket", "未知小票"),
     ("kind_void_after_payment", "Voided after payment", "付款后被作废"),
+    ("kind_attach_after_payment", "Member attached after payment", "付款后才关联会员"),
     ("tender_card", "Bank card", "银行卡"),
     ("tender_wallet", "Mobile wallet", "移动支付"),
     ("tender_cash", "Cash", "现金"),

@@ -57,16 +57,20 @@ _COLUMNS = _COLUMNS.format(
 BY_SOURCE = _COLUMNS + "WHERE e.source_id = $1"
 BY_ID = _COLUMNS + "WHERE e.id = $1"
 
-# ``$2`` NULL lists every status. Newest first; the id breaks ties so pages never overlap.
+# ``$2`` NULL lists every status, ``$5`` NULL every kind. Newest first; the number breaks ties so pages
+# never overlap.
 PAGE = (
     _COLUMNS
     + """
-WHERE e.store_id = $1 AND ($2::text IS NULL OR e.status = $2)
+WHERE e.store_id = $1 AND ($2::text IS NULL OR e.status = $2) AND ($5::text[] IS NULL OR e.kind = ANY($5))
 ORDER BY e.created_at DESC, e.number DESC
 LIMIT $3 OFFSET $4
 """
 )
-COUNT = "SELECT count(*) FROM store_exception WHERE store_id = $1 AND ($2::text IS NULL OR status = $2)"
+COUNT = """
+SELECT count(*) FROM store_exception
+WHERE store_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text[] IS NULL OR kind = ANY($3))
+"""
 OPEN_COUNT = "SELECT count(*) FROM store_exception WHERE store_id = $1 AND status = 'open'"
 
 LOCK = "SELECT store_id, status, number FROM store_exception WHERE id = $1 FOR UPDATE"
