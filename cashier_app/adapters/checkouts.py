@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import msgspec
 
 from cashier_app.adapters import scanned
+from cashier_app.adapters.allowances import TillAllowanceBook
 from cashier_app.adapters.server import StaffCalls
 from cashier_app.codes import offline_receipt_qr
 from cashier_app.presenters.exceptions import recorded_text
@@ -116,8 +117,10 @@ class TillCheckouts(StaffCalls):
         keys: PublicKeys,
         on_settled: Callable[[Settled, str], None] = lambda _settled, _text: None,
         narrow: bool = False,
+        allowances: TillAllowanceBook | None = None,
     ) -> None:
         super().__init__(auth)
+        self._allowances = allowances  # debited with the checkout, released if the server refuses it
         self._narrow = narrow  # a 58 mm printer gets the server's 58 mm layout
         self._device = device
         self._store = device.store
@@ -134,6 +137,8 @@ class TillCheckouts(StaffCalls):
         if qrs:
             await scanned.upload(self._device, self._keys, qrs)
         result = await self.call("POST", "/checkouts", CheckoutResult, body=wire_request(request))
+        if self._allowances is not None:
+            self._allowances.settled_online(request)
         settled = self._settled(result, request.tenders)
         self._on_settled(settled, (result.receipt_text_58 if self._narrow else "") or result.receipt_text)
         return settled
@@ -195,6 +200,8 @@ class TillCheckouts(StaffCalls):
                         receipt_qr,
                     ),
                 )
+                if self._allowances is not None:
+                    self._allowances.debit(db, request)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -283,8 +290,17 @@ class TillCheckouts(StaffCalls):
         return await self.call("POST", "/checkouts", CheckoutResult, body=request)
 
     def _mark(self, checkout_id: str, state: str, code: str = "", message: str = "") -> None:
-        self._store.db.execute(
-            "UPDATE till_checkout SET state = ?, error_code = ?, error_message = ? WHERE id = ?",
-            (state, code, message, checkout_id),
-        )
+        db = self._store.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "UPDATE till_checkout SET state = ?, error_code = ?, error_message = ? WHERE id = ?",
+                (state, code, message, checkout_id),
+            )
+            if self._allowances is not None:  # the server took the allowance spends, or nothing
+                (self._allowances.settled if state == "settled" else self._allowances.refused)(db, checkout_id)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
         self.changed()
