@@ -46,9 +46,9 @@ from server.auth.passwords import check_secret
 from server.checkout import repository as checkout_repo
 from server.checkout.service import Who
 from server.errors import AppError, Conflict, NotFound
+from server.exceptions import books
 from server.exceptions import repository as repo
 from server.settings import Settings
-from server.shifts import service as shifts
 
 _TICKET_STATES: dict[str, ExceptionKind] = {
     "voided": "ticket_voided",
@@ -177,7 +177,7 @@ async def record_refused_checkout(
             return None  # the id is another store's: say nothing about it
         found = repo.to_exception(row)
         if status.endswith(" 1"):
-            held_in = await _hold_cash(conn, who, found, req.settled_offline_at_ms)
+            held_in = await books.hold_cash(conn, who, found, req.settled_offline_at_ms)
             await audit.record(
                 conn,
                 store_id=who.store_id,
@@ -198,60 +198,6 @@ async def record_refused_checkout(
     exc.details["exception"] = msgspec.to_builtins(found)
     exc.message = f"{exc.message} It was recorded for the manager as exception {found.number}: {text['en']}"
     return found
-
-
-def _cash(e: StoreException) -> int:
-    return sum(m.amount for m in e.fix if m.action == "refund_cash")
-
-
-async def _hold_cash(conn: asyncpg.Connection, who: Who, e: StoreException, taken_at_ms: int) -> uuid.UUID | None:
-    """The cash of a refused offline checkout is in the till's drawer: count it in the expected cash of
-    the till's shift when that shift was already open when the money was taken (a shift closed since
-    counted it as "over" in its Z report). The shift it went into, or None."""
-    cash = _cash(e)
-    if not cash or who.device_id is None:
-        return None
-    shift_id: uuid.UUID | None = await conn.fetchval(repo.DRAWER_SINCE, who.device_id, who.store_id, taken_at_ms)
-    if shift_id is None:
-        return None
-    try:
-        await shifts.exception_cash(
-            conn,
-            shift_id=shift_id,
-            exception_id=e.id,
-            way="held",
-            amount=cash,
-            staff_id=who.staff_id,
-            note=f"exception {e.number}: cash of a refused offline checkout",
-        )
-    except Conflict:  # the shift was closed a moment ago: its count has the cash as "over"
-        return None
-    return shift_id
-
-
-async def _give_back_cash(
-    conn: asyncpg.Connection, caller: Caller, e: StoreException, by: uuid.UUID
-) -> uuid.UUID | None:
-    """The cash went back to the customer: out of the drawer of the exception's till when it has a shift
-    open, else of the till the resolution is made at; None when neither has (given from the safe)."""
-    for till in dict.fromkeys(t for t in (e.device_id, caller.device_id) if t is not None):
-        shift_id: uuid.UUID | None = await conn.fetchval(repo.OPEN_SHIFT, till, caller.store_id)
-        if shift_id is None:
-            continue
-        try:
-            await shifts.exception_cash(
-                conn,
-                shift_id=shift_id,
-                exception_id=e.id,
-                way="given_back",
-                amount=_cash(e),
-                staff_id=by,
-                note=f"exception {e.number}: cash given back to the customer",
-            )
-        except Conflict:  # closed a moment ago
-            continue
-        return shift_id
-    return None
 
 
 STILL_PAID = ("paid", "released", "partly_refunded")
@@ -387,14 +333,14 @@ async def resolve(
     if current.status == "resolved":
         raise _already(current)
     by = await approver(conn, caller, req.approval, settings, "exception.approval_refused", exception_id)
-    outcome = (req.cash_outcome or "given_back") if _cash(current) else ""
+    outcome = (req.cash_outcome or "given_back") if books.cash_of(current) else ""
     async with conn.transaction():
         row = await conn.fetchrow(repo.LOCK, exception_id)
         assert row is not None  # exceptions are never deleted
         if row["status"] != "open":
             raise _already(repo.to_exception(await _fetch(conn, exception_id)))
         await conn.execute(repo.RESOLVE, exception_id, by, note)
-        given_back_in = await _give_back_cash(conn, caller, current, by) if outcome == "given_back" else None
+        given_back_in = await books.give_back_cash(conn, caller, current, by) if outcome == "given_back" else None
         await audit.record(
             conn,
             store_id=caller.store_id,
