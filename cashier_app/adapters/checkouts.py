@@ -100,10 +100,13 @@ def wire_request(request: SettleRequest) -> CheckoutRequest:
     )
 
 
-def offline_request(request: SettleRequest) -> CheckoutRequest:
-    """The request as the outbox keeps it: marked settled offline, so a refusal for a conflict is
-    recorded by the server as an exception for the manager (see ``protocol.exceptions``)."""
-    return msgspec.structs.replace(wire_request(request), settled_offline_at_ms=int(time.time() * 1000))
+def offline_request(request: SettleRequest, receipt_no: str | None = None) -> CheckoutRequest:
+    """The request as the outbox keeps it: marked settled offline, with the provisional number on the
+    customer's paper receipt, so a refusal for a conflict is recorded by the server as an exception
+    for the manager that names that receipt (see ``protocol.exceptions``)."""
+    return msgspec.structs.replace(
+        wire_request(request), settled_offline_at_ms=int(time.time() * 1000), offline_receipt_no=receipt_no
+    )
 
 
 class TillCheckouts(StaffCalls):
@@ -191,7 +194,7 @@ class TillCheckouts(StaffCalls):
                     (
                         str(request.checkout_id),
                         seq,
-                        msgspec.json.encode(offline_request(request)),
+                        msgspec.json.encode(offline_request(request, receipt_no)),
                         msgspec.json.encode([t.qr for t in request.tickets]),
                         receipt_no,
                         receipt_qr,
@@ -252,12 +255,12 @@ class TillCheckouts(StaffCalls):
         one without an answer (tried again on the next call)."""
         async with self._lock:
             rows = self._store.db.execute(
-                "SELECT id, request, qrs FROM till_checkout WHERE state = 'waiting' ORDER BY seq"
+                "SELECT id, request, qrs, receipt_no FROM till_checkout WHERE state = 'waiting' ORDER BY seq"
             ).fetchall()
             done = 0
-            for checkout_id, body, qrs in rows:
+            for checkout_id, body, qrs, receipt_no in rows:
                 try:
-                    await self._replay(_requests.decode(body), _qrs.decode(qrs))
+                    await self._replay(_requests.decode(body), _qrs.decode(qrs), receipt_no)
                 except Unreachable:
                     break
                 except Refused as exc:
@@ -270,9 +273,11 @@ class TillCheckouts(StaffCalls):
                 self._mark(checkout_id, "settled")
             return done
 
-    async def _replay(self, request: CheckoutRequest, qrs: list[str]) -> CheckoutResult:
+    async def _replay(self, request: CheckoutRequest, qrs: list[str], receipt_no: str = "") -> CheckoutResult:
         if request.settled_offline_at_ms is None:  # kept by an older version of the till
             request = msgspec.structs.replace(request, settled_offline_at_ms=int(time.time() * 1000))
+        if request.offline_receipt_no is None and receipt_no:  # likewise
+            request = msgspec.structs.replace(request, offline_receipt_no=receipt_no)
         if qrs:
             try:
                 await scanned.upload(self._device, self._keys, qrs)

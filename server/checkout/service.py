@@ -194,7 +194,8 @@ def _replay(stored: asyncpg.Record, who: Who, req: CheckoutRequest) -> CheckoutR
     if stored["store_id"] != who.store_id:
         raise Conflict("This checkout id is already used; make a new checkout.", CheckoutCodes.CHECKOUT_ID_REUSED)
     before, now = msgspec.json.decode(stored["request"]), msgspec.to_builtins(req)
-    for meta in ("settled_offline_at_ms",):  # when the till took the money is not the checkout's content
+    # when and under which provisional receipt number the till took the money is not the checkout's content
+    for meta in ("settled_offline_at_ms", "offline_receipt_no"):
         before.pop(meta, None)
         now.pop(meta, None)
     field = first_difference(before, now)
