@@ -134,8 +134,12 @@ class Api:
         expected = 0
         while True:
             page = await self.catalog_page(since, limit)
-            if not expected:
-                expected = page.remaining or page.total or len(page.items)
+            if page.remaining:
+                # Every page says how many follow from it on (itself included); a product changed
+                # during the download comes again at its end, so the figure may grow.
+                expected = loaded + page.remaining
+            elif not expected:
+                expected = page.total or len(page.items)
             store.upsert_catalog(page.items, cursor=page.next_cursor)
             loaded += len(page.items)
             if progress is not None:

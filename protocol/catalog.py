@@ -55,6 +55,8 @@ class ProductPage(msgspec.Struct, kw_only=True):
     items: list[Product]
     next_cursor: str
     more: bool
+    # Progress of a download (docs/protocol.md, "Catalog download"): counted on its first page and
+    # carried forward in ``next_cursor`` by later pages.
     total: int  # products of the store matching the query, tombstones included
     remaining: int  # of those, how many come after the cursor asked with (this page included)
 

@@ -39,3 +39,6 @@ class CatalogPage(msgspec.Struct, kw_only=True, frozen=True):
     more: bool = False  # another page follows now
     total: int = 0  # products of the store (for a progress bar)
     remaining: int = 0  # of those, how many come after the cursor asked with (this page included)
+    # Both are counted on a download's first page and carried forward by later pages (in the cursor):
+    # progress is ``done / (done before this page + remaining)``; the figure may grow when a product
+    # changes during the download (it comes again at the end), and the last page's is exact.

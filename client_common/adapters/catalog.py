@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
-# Items per catalog page: the server's largest. Each page costs the server a count of the rows left,
-# so fewer, larger pages load 100,000 items in about half the time of pages of 1,000 (bench/catalog_load.py).
+# Items per catalog page: the server's largest. The server counts the catalog on a download's first
+# page only; fewer, larger pages still save round trips and device-store transactions (bench/catalog_load.py).
 PAGE = 5000
 
 

@@ -69,14 +69,20 @@ async def page(
     after: tuple[int, uuid.UUID],
     query: str | None,
     limit: int,
-) -> tuple[list[asyncpg.Record], int, int]:
-    """Products after the cursor in catalog order, plus (total, remaining) for the same query."""
+) -> list[asyncpg.Record]:
+    """Up to ``limit`` products after the cursor in catalog order (an index range: costs the page only)."""
     pattern = like_pattern(query) if query else None
-    args = (store_id, after[0], after[1], pattern, query)
-    rows = await conn.fetch(PAGE, *args, limit)
-    counts = await conn.fetchrow(COUNTS, *args)
-    assert counts is not None
-    return rows, counts["total"], counts["remaining"]
+    return await conn.fetch(PAGE, store_id, after[0], after[1], pattern, query, limit)
+
+
+async def counts(
+    conn: asyncpg.Connection, store_id: uuid.UUID, after: tuple[int, uuid.UUID], query: str | None
+) -> tuple[int, int]:
+    """(total, remaining after the cursor) for the query: a scan of the store's products, so once per download."""
+    pattern = like_pattern(query) if query else None
+    row = await conn.fetchrow(COUNTS, store_id, after[0], after[1], pattern, query)
+    assert row is not None
+    return row["total"], row["remaining"]
 
 
 async def get(conn: asyncpg.Connection, product_id: uuid.UUID, *, for_update: bool = False) -> asyncpg.Record | None:

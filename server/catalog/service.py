@@ -23,17 +23,28 @@ NIL = uuid.UUID(int=0)
 MAX_LIMIT = 5000
 
 
-def encode_cursor(version: int, product_id: uuid.UUID) -> str:
-    return f"{version}.{product_id}"
+def encode_cursor(version: int, product_id: uuid.UUID, counts: tuple[int, int] | None = None) -> str:
+    """``version.id``, and for the next page of a download ``version.id.total.remaining`` (the progress
+    figures carried forward, so later pages need no count)."""
+    plain = f"{version}.{product_id}"
+    return plain if counts is None else f"{plain}.{counts[0]}.{counts[1]}"
 
 
-def decode_cursor(cursor: str | None) -> tuple[int, uuid.UUID]:
-    """``(version, id)`` from a cursor; empty means the start of the catalog."""
+def decode_cursor(cursor: str | None) -> tuple[tuple[int, uuid.UUID], tuple[int, int] | None]:
+    """``((version, id), (total, remaining) or None)``; empty means the start of the catalog."""
     if not cursor:
-        return 0, NIL
+        return (0, NIL), None
     try:
-        version_text, id_text = cursor.split(".", 1)
-        return int(version_text), uuid.UUID(id_text)
+        parts = cursor.split(".")
+        if len(parts) not in (2, 4):
+            raise ValueError(cursor)
+        after = (int(parts[0]), uuid.UUID(parts[1]))
+        if len(parts) == 2:
+            return after, None
+        total, remaining = int(parts[2]), int(parts[3])
+        if total < 0 or remaining < 0:
+            raise ValueError(cursor)
+        return after, (total, remaining)
     except ValueError:
         raise AppError(
             CatalogCodes.BAD_CURSOR,
@@ -72,17 +83,38 @@ async def products(
     query: str | None,
     with_cost: bool,
 ) -> ProductPage:
-    """One page of the store's products after ``since`` (tombstones included), optionally searched."""
-    after = decode_cursor(since)
+    """One page of the store's products after ``since`` (tombstones included), optionally searched.
+
+    Only the first page of a download (no cursor, or a plain ``version.id`` cursor kept from an
+    earlier load) counts the products (a scan of the store's catalog); every later page reads its
+    own rows only (``limit + 1`` of them, the extra one tells ``more``) and carries the progress
+    figures forward in ``next_cursor``: remaining = the previous remaining − the items sent. A
+    product changed or added during the download comes again at its end with its new version; the
+    figures then grow to what the page itself proves still follows (its items, plus one while
+    ``more``), and the last page (``more`` false) always says exactly ``remaining = len(items)``.
+    """
+    after, carried = decode_cursor(since)
     query = query.strip() if query else None
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        rows, total, remaining = await repo.page(conn, store_id, after, query or None, limit)
+        rows = await repo.page(conn, store_id, after, query or None, limit + 1)
+        total, remaining = carried if carried is not None else await repo.counts(conn, store_id, after, query or None)
         currency = await repo.store_currency(conn, store_id)
+    more = len(rows) > limit
+    rows = rows[:limit]
     items = [to_product(r, currency, with_cost) for r in rows]
-    next_cursor = encode_cursor(rows[-1]["version"], rows[-1]["id"]) if rows else encode_cursor(*after)
-    return ProductPage(
-        items=items, next_cursor=next_cursor, more=remaining > len(items), total=total, remaining=remaining
-    )
+    if not more:
+        # Nothing follows this page: its items are exactly what remained.
+        total, remaining = max(0, total + len(items) - remaining), len(items)
+    elif remaining <= len(items):
+        # Changed or added during the download: at least one more row follows this page.
+        grown = len(items) + 1 - remaining
+        total, remaining = total + grown, remaining + grown
+    if rows:
+        last = (rows[-1]["version"], rows[-1]["id"])
+        next_cursor = encode_cursor(*last, (total, remaining - len(items)) if more else None)
+    else:
+        next_cursor = encode_cursor(*after)
+    return ProductPage(items=items, next_cursor=next_cursor, more=more, total=total, remaining=remaining)
 
 
 async def product(conn: asyncpg.Connection, store_id: uuid.UUID, product_id: uuid.UUID, with_cost: bool) -> Product:

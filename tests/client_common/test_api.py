@@ -126,3 +126,21 @@ async def test_an_offline_outbox_uploads_in_one_batch_and_a_retry_is_a_replay(tm
         store.persist(out)
     assert store.outbox_count() == 0
     assert sum(model.effects.values()) == 300
+
+
+async def test_progress_follows_each_pages_figure_when_the_catalog_grows_during_the_load(tmp_path: Path) -> None:
+    """The server's figures grow when products change during a download; the bar follows them."""
+    figures = [(12, 5, True), (7, 5, True), (6, 5, True), (2, 2, False)]  # (remaining, items, more)
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        n = int(request.url.params.get("since", "0"))
+        remaining, count, more = figures[n]
+        page = CatalogPage(
+            items=ITEMS[n * 5 : n * 5 + count], next_cursor=str(n + 1), more=more, total=12, remaining=remaining
+        )
+        return httpx.Response(200, content=encode(page))
+
+    api = Api("http://server", device_token="tok", transport=httpx.MockTransport(serve))
+    seen: list[tuple[int, int]] = []
+    assert await api.load_catalog(DeviceStore(tmp_path), lambda done, total: seen.append((done, total))) == 17
+    assert seen == [(5, 12), (10, 12), (15, 16), (17, 17)]

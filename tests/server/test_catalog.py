@@ -259,3 +259,89 @@ async def test_bad_queries_and_bodies_name_the_field_and_write_nothing(
     assert await conn.fetchval("SELECT max(version) FROM product") == await conn.fetchval(
         "SELECT last_value FROM catalog_version"
     )
+
+
+async def pages_of(
+    client: AsyncTestClient[Any], headers: dict[str, str], since: str | None, limit: int, between: Any = None
+) -> list[dict[str, Any]]:
+    """Every page of one download; ``between(n)`` runs after page n is received."""
+    pages: list[dict[str, Any]] = []
+    while True:
+        params: dict[str, Any] = {"limit": limit} | ({"since": since} if since else {})
+        r = await client.get("/catalog/products", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        pages.append(r.json())
+        since = pages[-1]["next_cursor"]
+        if not pages[-1]["more"]:
+            return pages
+        if between is not None:
+            await between(len(pages))
+
+
+def figures(pages: list[dict[str, Any]]) -> list[tuple[int, int, int, bool]]:
+    return [(p["total"], p["remaining"], len(p["items"]), p["more"]) for p in pages]
+
+
+async def test_progress_figures_are_exact_on_every_page_and_counted_once(
+    client: AsyncTestClient[Any], demo: DemoInfo, conn: asyncpg.Connection
+) -> None:
+    device = await handheld(conn)
+    pages = await pages_of(client, device, None, limit=5)
+    assert figures(pages) == [(12, 12, 5, True), (12, 7, 5, True), (12, 2, 2, False)]
+    # The same figures a fresh count gives after each page's cursor.
+    for page, after in zip(pages[1:], pages, strict=False):
+        version, pid = after["next_cursor"].split(".")[:2]
+        assert page["remaining"] == await conn.fetchval(
+            "SELECT count(*) FROM product WHERE (version, id) > ($1, $2::uuid)", int(version), pid
+        )
+    # Later pages carry the figures in their cursor instead of counting again; the last cursor is a
+    # plain one, so the next delta load counts afresh.
+    assert [len(p["next_cursor"].split(".")) for p in pages] == [4, 4, 2]
+    forged = pages[0]["next_cursor"].rsplit(".", 2)[0] + ".900.600"
+    r = (await client.get("/catalog/products", params={"since": forged, "limit": 5}, headers=device)).json()
+    assert (r["total"], r["remaining"], r["more"]) == (900, 600, True)
+    # A cursor of the earlier form (kept by a device from an older server) still works and is counted.
+    plain = pages[0]["next_cursor"].rsplit(".", 2)[0]
+    r = (await client.get("/catalog/products", params={"since": plain, "limit": 5}, headers=device)).json()
+    assert (r["total"], r["remaining"], len(r["items"])) == (12, 7, 5)
+    for bad in (plain + ".1", plain + ".1.x", plain + ".-1.2", "1.2.3.4"):
+        r = await client.get("/catalog/products", params={"since": bad}, headers=device)
+        assert (r.status_code, r.json()["code"]) == (400, "bad_cursor"), bad
+
+
+async def test_products_changed_during_a_download_come_again_at_its_end_and_the_figures_follow(
+    client: AsyncTestClient[Any], demo: DemoInfo, conn: asyncpg.Connection, settings: Settings
+) -> None:
+    device = await handheld(conn)
+    manager = await as_staff(conn, settings)
+    sent: list[dict[str, Any]] = []
+
+    async def change_after_first_page(n: int) -> None:
+        if n == 1:
+            # The five products the device already has change, and a product is added.
+            first = (await client.get("/catalog/products", params={"limit": 5}, headers=device)).json()["items"]
+            for item in first:
+                r = await client.patch(
+                    f"/catalog/products/{item['id']}", json={"list_price": item["list_price"] + 1}, headers=manager
+                )
+                assert r.status_code == 200, r.text
+            sent.extend(first)
+            counter = await conn.fetchval("SELECT id FROM counter WHERE code = 'C-SNY'")
+            body = {"sku": "NEW-1", "name_zh": "新", "name_en": "New", "category": "audio"}
+            r = await client.post(
+                "/catalog/products", json=body | {"counter_id": str(counter), "list_price": 100}, headers=manager
+            )
+            assert r.status_code == 201, r.text
+
+    pages = await pages_of(client, device, None, limit=5, between=change_after_first_page)
+    # 12 at the start; 6 more rows come at the end (5 changed again, 1 new): 18 items in all. The
+    # carried figure holds until a page proves more follow, and the last page is exact.
+    assert figures(pages) == [(12, 12, 5, True), (12, 7, 5, True), (16, 6, 5, True), (18, 3, 3, False)]
+    done = 0
+    for page in pages:
+        assert page["total"] - page["remaining"] == done  # what the download sent before this page
+        done += len(page["items"])
+    assert done == pages[-1]["total"] == 18
+    final = {i["id"]: i for p in pages for i in p["items"]}
+    assert len(final) == 13
+    assert all(final[i["id"]]["list_price"] == i["list_price"] + 1 for i in sent)
