@@ -17,7 +17,7 @@ Lock order for every transaction that changes tickets (``docs/performance.md``, 
 The counter's holder never waits for another lock (its statement writes only event rows whose
 parents the transaction already holds), so it cannot be part of a deadlock, and it holds the lock
 only for the append and the commit: writers of one store do their row work side by side and queue
-only for that end. Before 2025 the counter was taken first and held for the whole transaction.
+only for that end.
 """
 
 from __future__ import annotations
