@@ -132,6 +132,11 @@ async def _apply(conn: asyncpg.Connection, store: uuid.UUID, model: Model, step:
         taken = min(due, model.bal[owner]["points"])
         assert (result.points, result.shortfall) == (taken, due - taken)
         model.bal[owner]["points"] -= taken
+        bonus = BONUS if e["amount"] >= THRESHOLD else 0  # the campaign e-coin goes back in proportion too
+        due = bonus * after // e["amount"] - bonus * before // e["amount"]
+        taken = min(due, model.bal[owner]["e_coin"])
+        assert (result.e_coin, result.e_coin_shortfall) == (taken, due - taken)
+        model.bal[owner]["e_coin"] -= taken
         e["refunded"] = after
     elif name == "refund_tender" and model.holds:
         h = model.holds[step[1] % len(model.holds)]
