@@ -15,6 +15,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from cashier_app.presenters.allowances import ReserveAllowance
 from cashier_app.presenters.banner import offline_banner
 from cashier_app.presenters.basket import Basket
 from cashier_app.presenters.exceptions import ExceptionsPresenter
@@ -25,6 +26,7 @@ from cashier_app.presenters.refunds import RefundPresenter
 from cashier_app.presenters.shift import ShiftPresenter, till_refusal
 from cashier_app.presenters.tenders import Payment
 from cashier_app.presenters.top_up import TopUpPresenter
+from cashier_app.screens.checkout.allowance_panel import AllowancePanel
 from cashier_app.screens.checkout.checkout import CheckoutScreen
 from cashier_app.screens.exceptions.exceptions import ExceptionsScreen
 from cashier_app.screens.exceptions.exceptions import nav_button as exceptions_nav_button
@@ -134,7 +136,7 @@ class CashierApp(App):  # type: ignore[misc]
 
             self.till_label = device.label
             self.basket = Basket(s.reader, s.customers, s.connection)
-            self.payment = Payment(self.basket, s.terminal, s.checkouts, s.connection, till)
+            self.payment = Payment(self.basket, s.terminal, s.checkouts, s.connection, till, s.allowances)
             self.queue = TicketQueue(s.events)
             self.shift = ShiftPresenter(s.shifts, s.connection, s.print_report)
             self.refunds = RefundPresenter(s.refunds, s.auth, s.connection, till)
@@ -154,6 +156,7 @@ class CashierApp(App):  # type: ignore[misc]
             ):
                 self.screens.add_widget(screen)
             self._add_exceptions(s)
+            self._add_allowances(s, till)
         self.go("sign_in")
 
     def _add_exceptions(self, s: Services) -> None:
@@ -165,6 +168,15 @@ class CashierApp(App):  # type: ignore[misc]
         after = self.checkout_screen.ids.nav_top_up
         bar = after.parent
         bar.add_widget(exceptions_nav_button(self.go), index=bar.children.index(after))
+
+    def _add_allowances(self, s: Services, till: Any) -> None:
+        """The offline-balance panel, under the member's balances in the basket."""
+        if s.allowances is None or self.basket is None:
+            return
+        self.reserve = ReserveAllowance(self.basket, s.allowances, s.connection, till)
+        after = self.checkout_screen.ids.balances
+        column = after.parent
+        column.add_widget(AllowancePanel(self.reserve), index=column.children.index(after))
 
     def _signed_in(self) -> None:
         s, session = self.services, self.sign_in.session

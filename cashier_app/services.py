@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cashier_app.presenters.exceptions import ExceptionQueue
 from cashier_app.presenters.ports import (
+    Allowances,
     Checkouts,
     Customers,
     PaymentTerminal,
@@ -54,6 +55,8 @@ class Services:
     exceptions: ExceptionQueue | None = None
     # Prints an X or Z report on the receipt printer; None when the till has no printer.
     print_report: Callable[[ShiftReport], None] | None = None
+    # The offline spending allowances this till holds (reserving one online, spending it offline).
+    allowances: Allowances | None = None
 
     @property
     def prefs_path(self) -> Path:

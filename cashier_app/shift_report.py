@@ -28,6 +28,8 @@ LABELS: dict[str, dict[str, str]] = {
         "pay_ins": "Paid in",
         "pay_outs": "Paid out",
         "drops": "Taken to safe",
+        "exceptions_held": "Exceptions held",
+        "exceptions_given_back": "Exceptions returned",
         "expected": "Expected",
         "counted": "Counted",
         "difference": "Difference",
@@ -60,6 +62,8 @@ LABELS: dict[str, dict[str, str]] = {
         "pay_ins": "存入",
         "pay_outs": "支出",
         "drops": "解款",
+        "exceptions_held": "异常暂收",
+        "exceptions_given_back": "异常退还",
         "expected": "应有",
         "counted": "实点",
         "difference": "差额",
@@ -77,7 +81,9 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
-# Figures of a tender line, in print order; "change", "refunds", "pay_outs" and "drops" go out.
+# Figures of a tender line, in print order; "change", "refunds", "pay_outs", "drops" and
+# "exceptions_given_back" go out. Exceptions: cash of offline checkouts the server refused, held in the
+# drawer until given back to the customer.
 FIGURES: tuple[tuple[str, int], ...] = (
     ("float_amount", 1),
     ("sales", 1),
@@ -87,6 +93,8 @@ FIGURES: tuple[tuple[str, int], ...] = (
     ("pay_ins", 1),
     ("pay_outs", -1),
     ("drops", -1),
+    ("exceptions_held", 1),
+    ("exceptions_given_back", -1),
 )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cashier_app.adapters.allowances import TillAllowanceBook
 from cashier_app.adapters.checkouts import TillCheckouts
 from cashier_app.adapters.events import StoreTicketEvents
 from cashier_app.adapters.exceptions import ServerExceptions
@@ -53,6 +54,7 @@ class Till:
     checkouts: TillCheckouts
     customers: ServerCustomers
     settings: TillSettingsCache | None = None
+    allowances: TillAllowanceBook | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -79,16 +81,20 @@ def build(
         auth, device, reader, keys, settings.points_per_yuan if points_per_yuan is None else points_per_yuan
     )
     printer = printer or from_env()
+    allowances = TillAllowanceBook(
+        device, settings.points_per_yuan if points_per_yuan is None else lambda: points_per_yuan
+    )
     checkouts = TillCheckouts(
         auth,
         device,
         keys,
         on_settled=printer or (lambda _settled, _text: None),
         narrow=printer is not None and printer.columns == COLUMNS_58MM,
+        allowances=allowances,
     )
     events = StoreTicketEvents(store, names=lambda member_id: customers.names.get(member_id, ""))
     feed = ConnectionFeed()
-    sync = TillSync(device, events, checkouts, feed, keys, settings=settings, **sync_options)
+    sync = TillSync(device, events, checkouts, feed, keys, settings=settings, allowances=allowances, **sync_options)
 
     async def start_sync(_session: StaffSession) -> None:
         await sync.start()
@@ -132,6 +138,7 @@ def build(
         exceptions=ServerExceptions(auth),
         till=settings.context,
         print_report=print_report if printer is not None else None,
+        allowances=allowances,
     )
     return Till(
         services=services,
@@ -142,6 +149,7 @@ def build(
         checkouts=checkouts,
         customers=customers,
         settings=settings,
+        allowances=allowances,
     )
 
 

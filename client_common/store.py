@@ -83,9 +83,27 @@ def _ticket_owner_columns(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX ticket_device ON ticket (device_id, issued_at_ms)")
 
 
+def _till_allowances(db: sqlite3.Connection) -> None:
+    """A till's local copy of the offline spending allowances the server granted it, and what it spent
+    from them offline (``cashier_app.adapters.allowances``). Amounts in ledger units: points for points,
+    fen otherwise. A handheld keeps the tables empty."""
+    db.execute(
+        "CREATE TABLE till_allowance ("
+        " id TEXT PRIMARY KEY, member_id TEXT NOT NULL, kind TEXT NOT NULL, amount INTEGER NOT NULL,"
+        " spent INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE till_allowance_spend ("
+        " tender_id TEXT PRIMARY KEY, allowance_id TEXT NOT NULL, checkout_id TEXT NOT NULL,"
+        " amount INTEGER NOT NULL, state TEXT NOT NULL, applied_seq INTEGER)"  # state: waiting | applied | released
+    )
+    db.execute("CREATE INDEX till_allowance_spend_checkout ON till_allowance_spend (checkout_id)")
+    db.execute("CREATE INDEX till_allowance_spend_allowance ON till_allowance_spend (allowance_id, state)")
+
+
 # Changes to a device's database after the first release, applied in order on open (one transaction
 # with the version bump, ``PRAGMA user_version``). Never edit one that shipped; append a new one.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_ticket_owner_columns]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_ticket_owner_columns, _till_allowances]
 
 _commands = msgspec.json.Decoder(AnyCommand)
 _letters = msgspec.json.Decoder(DeadLetter)

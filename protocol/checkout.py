@@ -39,6 +39,7 @@ Qty = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
 Reason = Annotated[str, msgspec.Meta(max_length=200)]
 TerminalRef = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{4,32}$")]
 Last4 = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}$")]
+ReceiptNo = Annotated[str, msgspec.Meta(max_length=64)]
 
 
 class CheckoutCodes:
@@ -116,6 +117,11 @@ class CheckoutRequest(msgspec.Struct, kw_only=True, frozen=True):
     outbox replays the checkout): a refusal for a conflict then also records an exception for the
     manager, named in the refusal's ``details["exception"]`` (see ``protocol.exceptions``). It is not
     part of the checkout's content: a replay with or without it is the same checkout.
+
+    ``offline_receipt_no`` is the provisional receipt number the till printed on the customer's paper
+    receipt when it settled offline; an exception recorded for the checkout shows it, so the refund
+    can be matched to the customer's receipt. Like ``settled_offline_at_ms`` it is not part of the
+    checkout's content, and a server that does not know it ignores it.
     """
 
     id: uuid.UUID
@@ -125,6 +131,7 @@ class CheckoutRequest(msgspec.Struct, kw_only=True, frozen=True):
     currency: str = "CNY"
     expected_total: Fen | None = None
     settled_offline_at_ms: int | None = None
+    offline_receipt_no: ReceiptNo | None = None
 
 
 class TenderResult(msgspec.Struct, kw_only=True, frozen=True):

@@ -30,8 +30,23 @@ ExceptionKind = Literal[
     "member_changed",  # the tickets belong to another member than the one the till settled for
     "unknown_ticket",  # the server has no such ticket in this store (its QR upload was refused)
     "void_after_payment",  # a handheld voided offline a ticket the customer had paid meanwhile
+    "attach_after_payment",  # a handheld attached a member offline to a ticket the customer had paid meanwhile
 ]
+FIRST_KINDS: tuple[str, ...] = (
+    "paid_elsewhere",
+    "ticket_voided",
+    "ticket_expired",
+    "ticket_not_open",
+    "total_changed",
+    "member_changed",
+    "unknown_ticket",
+    "void_after_payment",
+)
+"""The kinds of the queue's first version: what a till that does not say which kinds it knows is sent."""
 ExceptionStatus = Literal["open", "resolved"]
+CashOutcome = Literal["given_back", "kept"]
+"""What became of the cash of an exception when it was resolved: given back to the customer from a
+till's drawer, or kept by the store (e.g. the customer never came back)."""
 Note = Annotated[str, msgspec.Meta(max_length=500)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
 Offset = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
@@ -67,7 +82,15 @@ class StoreException(msgspec.Struct, kw_only=True, frozen=True):
     per tender kind (cash handed over minus change given). ``fix`` is what to do with money;
     ``fix_text`` says it in ``en`` and ``zh`` with the amounts, for screens that show it as is;
     clients may also word it themselves from ``kind`` and ``fix``. ``refusal_code`` is the error code
-    the refused checkout or command got.
+    the refused checkout or command got. ``offline_receipt_no`` is the provisional receipt number the
+    till printed on the customer's paper receipt when it took the money offline ("" when the till did
+    not send it), to match the refund to the customer's receipt.
+
+    The cash in the till's books: ``held_in_shift_id`` is the shift whose expected cash took in the
+    cash when the exception was recorded (the till's shift open since before the money was taken;
+    None when there was none, and the cash showed as "over" in that shift's Z report).
+    ``cash_outcome`` says what the resolution did with it, and ``given_back_in_shift_id`` the shift
+    whose expected cash gave it back (None when no till shift was open: given back from the safe).
     """
 
     id: uuid.UUID
@@ -94,6 +117,10 @@ class StoreException(msgspec.Struct, kw_only=True, frozen=True):
     resolved_by_name: str = ""
     resolved_at_ms: int | None = None
     resolution_note: str = ""
+    offline_receipt_no: str = ""
+    held_in_shift_id: uuid.UUID | None = None
+    cash_outcome: str = ""  # "given_back" or "kept" once resolved with cash to give back; else ""
+    given_back_in_shift_id: uuid.UUID | None = None
 
     @property
     def to_refund(self) -> int:
@@ -115,16 +142,27 @@ class ResolveException(msgspec.Struct, kw_only=True, frozen=True):
 
     A cashier signed in at a till resolves only with a supervisor's staff code and PIN in
     ``approval`` (as refunds above the limit); supervisors and managers need none.
+
+    ``cash_outcome`` (for an exception with cash to give back; ``given_back`` when absent, as the fix
+    says): ``given_back`` records the cash leaving the drawer of the exception's till when it has a
+    shift open, else of the till this is sent from, else of none (given back from the safe); ``kept``
+    leaves it in the books where it is.
     """
 
     note: Note
     approval: SupervisorApproval | None = None
+    cash_outcome: CashOutcome | None = None
 
 
 class ExceptionQuery(msgspec.Struct, kw_only=True, frozen=True):
-    """The queue as a till asks for it: a cashier signed in there sends a supervisor's approval."""
+    """The queue as a till asks for it: a cashier signed in there sends a supervisor's approval.
+
+    ``kinds`` lists the kinds the client can decode and show (``ExceptionKind`` grows: a client built
+    before a kind existed would refuse the whole list); absent, only ``FIRST_KINDS`` are sent.
+    """
 
     status: ExceptionStatus | None = "open"
     limit: Limit = 50
     offset: Offset = 0
     approval: SupervisorApproval | None = None
+    kinds: Annotated[list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=50)] | None = None

@@ -159,7 +159,12 @@ class Movement(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class TenderLine(msgspec.Struct, kw_only=True, frozen=True):
-    """One tender's figures in an X or Z report."""
+    """One tender's figures in an X or Z report.
+
+    ``exceptions_held`` is cash a till took offline for a checkout the server then refused (an
+    exception, see ``protocol.exceptions``): it is in the drawer, so it counts in ``expected`` until it
+    is given back (``exceptions_given_back``). Neither is in ``pay_ins`` or ``pay_outs``.
+    """
 
     tender: TenderKind
     sales: int = 0
@@ -170,6 +175,8 @@ class TenderLine(msgspec.Struct, kw_only=True, frozen=True):
     pay_outs: int = 0
     drops: int = 0
     float_amount: int = 0
+    exceptions_held: int = 0
+    exceptions_given_back: int = 0
     expected: int = 0
     counted: int | None = None
     difference: int | None = None  # counted - expected: positive is over, negative is short

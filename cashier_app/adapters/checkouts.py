@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import msgspec
 
 from cashier_app.adapters import scanned
+from cashier_app.adapters.allowances import TillAllowanceBook
 from cashier_app.adapters.server import StaffCalls
 from cashier_app.codes import offline_receipt_qr
 from cashier_app.presenters.exceptions import recorded_text
@@ -99,10 +100,13 @@ def wire_request(request: SettleRequest) -> CheckoutRequest:
     )
 
 
-def offline_request(request: SettleRequest) -> CheckoutRequest:
-    """The request as the outbox keeps it: marked settled offline, so a refusal for a conflict is
-    recorded by the server as an exception for the manager (see ``protocol.exceptions``)."""
-    return msgspec.structs.replace(wire_request(request), settled_offline_at_ms=int(time.time() * 1000))
+def offline_request(request: SettleRequest, receipt_no: str | None = None) -> CheckoutRequest:
+    """The request as the outbox keeps it: marked settled offline, with the provisional number on the
+    customer's paper receipt, so a refusal for a conflict is recorded by the server as an exception
+    for the manager that names that receipt (see ``protocol.exceptions``)."""
+    return msgspec.structs.replace(
+        wire_request(request), settled_offline_at_ms=int(time.time() * 1000), offline_receipt_no=receipt_no
+    )
 
 
 class TillCheckouts(StaffCalls):
@@ -113,8 +117,10 @@ class TillCheckouts(StaffCalls):
         keys: PublicKeys,
         on_settled: Callable[[Settled, str], None] = lambda _settled, _text: None,
         narrow: bool = False,
+        allowances: TillAllowanceBook | None = None,
     ) -> None:
         super().__init__(auth)
+        self._allowances = allowances  # debited with the checkout, released if the server refuses it
         self._narrow = narrow  # a 58 mm printer gets the server's 58 mm layout
         self._device = device
         self._store = device.store
@@ -131,6 +137,8 @@ class TillCheckouts(StaffCalls):
         if qrs:
             await scanned.upload(self._device, self._keys, qrs)
         result = await self.call("POST", "/checkouts", CheckoutResult, body=wire_request(request))
+        if self._allowances is not None:
+            self._allowances.settled_online(request)
         settled = self._settled(result, request.tenders)
         self._on_settled(settled, (result.receipt_text_58 if self._narrow else "") or result.receipt_text)
         return settled
@@ -186,12 +194,14 @@ class TillCheckouts(StaffCalls):
                     (
                         str(request.checkout_id),
                         seq,
-                        msgspec.json.encode(offline_request(request)),
+                        msgspec.json.encode(offline_request(request, receipt_no)),
                         msgspec.json.encode([t.qr for t in request.tickets]),
                         receipt_no,
                         receipt_qr,
                     ),
                 )
+                if self._allowances is not None:
+                    self._allowances.debit(db, request)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -245,12 +255,12 @@ class TillCheckouts(StaffCalls):
         one without an answer (tried again on the next call)."""
         async with self._lock:
             rows = self._store.db.execute(
-                "SELECT id, request, qrs FROM till_checkout WHERE state = 'waiting' ORDER BY seq"
+                "SELECT id, request, qrs, receipt_no FROM till_checkout WHERE state = 'waiting' ORDER BY seq"
             ).fetchall()
             done = 0
-            for checkout_id, body, qrs in rows:
+            for checkout_id, body, qrs, receipt_no in rows:
                 try:
-                    await self._replay(_requests.decode(body), _qrs.decode(qrs))
+                    await self._replay(_requests.decode(body), _qrs.decode(qrs), receipt_no)
                 except Unreachable:
                     break
                 except Refused as exc:
@@ -263,9 +273,11 @@ class TillCheckouts(StaffCalls):
                 self._mark(checkout_id, "settled")
             return done
 
-    async def _replay(self, request: CheckoutRequest, qrs: list[str]) -> CheckoutResult:
+    async def _replay(self, request: CheckoutRequest, qrs: list[str], receipt_no: str = "") -> CheckoutResult:
         if request.settled_offline_at_ms is None:  # kept by an older version of the till
             request = msgspec.structs.replace(request, settled_offline_at_ms=int(time.time() * 1000))
+        if request.offline_receipt_no is None and receipt_no:  # likewise
+            request = msgspec.structs.replace(request, offline_receipt_no=receipt_no)
         if qrs:
             try:
                 await scanned.upload(self._device, self._keys, qrs)
@@ -278,8 +290,17 @@ class TillCheckouts(StaffCalls):
         return await self.call("POST", "/checkouts", CheckoutResult, body=request)
 
     def _mark(self, checkout_id: str, state: str, code: str = "", message: str = "") -> None:
-        self._store.db.execute(
-            "UPDATE till_checkout SET state = ?, error_code = ?, error_message = ? WHERE id = ?",
-            (state, code, message, checkout_id),
-        )
+        db = self._store.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "UPDATE till_checkout SET state = ?, error_code = ?, error_message = ? WHERE id = ?",
+                (state, code, message, checkout_id),
+            )
+            if self._allowances is not None:  # the server took the allowance spends, or nothing
+                (self._allowances.settled if state == "settled" else self._allowances.refused)(db, checkout_id)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
         self.changed()

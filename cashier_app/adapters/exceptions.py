@@ -4,13 +4,15 @@ signed-in cashier's token and the supervisor's staff code and PIN in each reques
 from __future__ import annotations
 
 import uuid
+from typing import get_args
 
 from cashier_app.adapters.server import StaffCalls
 from cashier_app.presenters.ports import Approval
 from protocol.checkout import SupervisorApproval
-from protocol.exceptions import ExceptionList, ExceptionQuery, ResolveException, StoreException
+from protocol.exceptions import ExceptionKind, ExceptionList, ExceptionQuery, ResolveException, StoreException
 
 MAX_SHOWN = 200
+KINDS = list(get_args(ExceptionKind))  # every kind this till can decode and show
 
 
 def _approval(approval: Approval) -> SupervisorApproval:
@@ -19,7 +21,7 @@ def _approval(approval: Approval) -> SupervisorApproval:
 
 class ServerExceptions(StaffCalls):
     async def open_exceptions(self, approval: Approval) -> list[StoreException]:
-        query = ExceptionQuery(status="open", limit=MAX_SHOWN, approval=_approval(approval))
+        query = ExceptionQuery(status="open", limit=MAX_SHOWN, approval=_approval(approval), kinds=KINDS)
         found = await self.call("POST", "/exceptions/queries", ExceptionList, body=query)
         return found.exceptions
 

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from cashier_app.adapters.allowances import TillAllowanceBook
 from cashier_app.adapters.checkouts import TillCheckouts
 from cashier_app.adapters.events import StoreTicketEvents
 from cashier_app.adapters.settings import TillSettingsCache
@@ -48,6 +49,7 @@ class TillSync(DeviceSync):
         flush_every: float = 15.0,
         app_version: str = "till",
         settings: TillSettingsCache | None = None,
+        allowances: TillAllowanceBook | None = None,
         **transport_options: Any,
     ) -> None:
         super().__init__(
@@ -64,6 +66,7 @@ class TillSync(DeviceSync):
         self.flush_every = flush_every
         self.flushed = 0  # offline checkouts the server settled, for tests and diagnostics
         self.settings = settings
+        self.allowances = allowances
         checkouts.changed = self.publish
 
     def attached(self, transport: Transport) -> None:
@@ -86,12 +89,16 @@ class TillSync(DeviceSync):
         if self.running:
             if self.settings is not None:  # the store's rules may have changed while we were away
                 self.spawn(self.settings.refresh_quietly(), "till-settings")
+            if self.allowances is not None:  # what the server still holds for this till
+                self.spawn(self.allowances.refresh_quietly(), "till-allowances")
             self.spawn(self.flush(), "till-outbox-flush")
 
     async def flush(self) -> int:
         done = await self.checkouts.flush()
         self.flushed += done
         self.publish()
+        if done and self.allowances is not None:  # the server's count now includes those spends
+            await self.allowances.refresh_quietly()
         return done
 
     async def _flush_now_and_then(self) -> None:

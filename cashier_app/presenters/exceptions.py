@@ -35,6 +35,7 @@ translator.add(
             "exc.count": "{count} to put right.",
             "exc.row": "No. {number} · {kind}",
             "exc.where": "{where} · tickets {tickets}",
+            "exc.receipt": "{where} · customer's receipt {receipt}",
             "exc.note_hint": "What was done (e.g. refunded the cash)",
             "exc.note_needed": "Say what was done before resolving.",
             "exc.resolve": "Resolve",
@@ -50,6 +51,7 @@ translator.add(
             "exc.kind.member_changed": "Ticket belongs to another member",
             "exc.kind.unknown_ticket": "Ticket unknown to the server",
             "exc.kind.void_after_payment": "Voided after the customer paid",
+            "exc.kind.attach_after_payment": "Member attached after the customer paid",
         },
         "zh": {
             "exc.title": "异常队列",
@@ -61,6 +63,7 @@ translator.add(
             "exc.count": "待处理 {count} 条。",
             "exc.row": "第 {number} 号 · {kind}",
             "exc.where": "{where} · 小票 {tickets}",
+            "exc.receipt": "{where} · 顾客收据 {receipt}",
             "exc.note_hint": "处理说明（如：已退还现金）",
             "exc.note_needed": "请先填写处理说明。",
             "exc.resolve": "标记已处理",
@@ -76,6 +79,7 @@ translator.add(
             "exc.kind.member_changed": "小票已属于其他会员",
             "exc.kind.unknown_ticket": "服务器上没有这张小票",
             "exc.kind.void_after_payment": "顾客付款后被作废",
+            "exc.kind.attach_after_payment": "顾客付款后才关联会员",
         },
     }
 )
@@ -132,7 +136,7 @@ def recorded_text(refusal: Refused) -> str:
 class ExceptionRow:
     index: int
     title: str  # "No. 7 · Ticket voided by the counter"
-    where: str  # "Till 1 / 张伟 · tickets SH01-..."
+    where: str  # "Till 1 / 张伟 · tickets SH01-... · customer's receipt SH01-T...-000003"
     fix: str  # what to do, with the amount
     to_refund: int
 
@@ -217,11 +221,14 @@ class ExceptionsPresenter(Observable):
         for i, e in enumerate(self.items):
             where = " / ".join(x for x in (e.device_label, e.staff_name) if x)
             tickets = ", ".join(n for n in e.ticket_numbers if n) or "—"
+            place = translator.tr("exc.where", where=where or "—", tickets=tickets)
+            if e.offline_receipt_no:  # the number on the customer's paper receipt, to match the refund
+                place = translator.tr("exc.receipt", where=place, receipt=e.offline_receipt_no)
             out.append(
                 ExceptionRow(
                     index=i,
                     title=translator.tr("exc.row", number=e.number, kind=kind_text(e.kind)),
-                    where=translator.tr("exc.where", where=where or "—", tickets=tickets),
+                    where=place,
                     fix=fix_sentence(e),
                     to_refund=e.to_refund,
                 )

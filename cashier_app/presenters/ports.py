@@ -303,3 +303,42 @@ class TillContext:
     points_per_yuan: int = 100  # points that pay one yuan when points are a tender
     currency: str = "CNY"
     tender_kinds: tuple[TenderKind, ...] = field(default=("cash", "card", "wallet", "stored_value", "ecoin", "points"))
+
+
+# --- offline spending allowances ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldAllowance:
+    """Part of a member's balance the server reserved for this till to spend offline (escrow).
+
+    ``kind`` is the tender it pays (stored_value, ecoin, points); ``amount`` and ``left`` are in the
+    ledger's units: points for points, fen otherwise. ``left`` is what this till may still spend from it
+    by its own count (the server's count when last read, less the checkouts waiting in the outbox); 0 once
+    it expired."""
+
+    allowance_id: uuid.UUID
+    member_id: uuid.UUID
+    kind: TenderKind
+    amount: int
+    left: int
+    expires_at_ms: int = 0
+
+
+class Allowances(Protocol):
+    """The till's local copy of its open allowances (works offline) and reserving new ones (online)."""
+
+    def held(self, member_id: uuid.UUID) -> tuple[HeldAllowance, ...]:
+        """This member's allowances held by this till, as the local copy has them."""
+        ...
+
+    async def reserve(
+        self, allowance_id: uuid.UUID, member_id: uuid.UUID, kind: TenderKind, amount: int
+    ) -> HeldAllowance:
+        """Ask the server to reserve ``amount`` (ledger units) of the member's ``kind`` for this till; a retry
+        with the same id is a replay. ``Refused`` (e.g. insufficient_balance) or ``Unreachable``."""
+        ...
+
+    async def give_back(self, allowance_id: uuid.UUID) -> None:
+        """Return what is left of an allowance to the member (online); harmless when repeated."""
+        ...

@@ -47,6 +47,7 @@ translator.add(
             "shift.over": "over {amount}",
             "shift.short": "short {amount}",
             "shift.exact": "exact",
+            "shift.exceptions": "Exception cash",
             "shift.print": "Print report",
             "shift.z": "Z report",
             "shift.printed": "{title} printed.",
@@ -72,6 +73,7 @@ translator.add(
             "shift.over": "长款 {amount}",
             "shift.short": "短款 {amount}",
             "shift.exact": "无差额",
+            "shift.exceptions": "异常现金",
             "shift.print": "打印报表",
             "shift.z": "Z 报表",
             "shift.printed": "{title}已打印。",
@@ -106,19 +108,35 @@ def difference_text(difference: int | None) -> str:
 
 
 def report_rows(report: ShiftReport) -> list[ReportRow]:
-    """One row per tender that moved (cash always), in the protocol's order."""
-    return [
-        ReportRow(
-            tender=kind_name(line.tender),
-            sales=fmt(line.sales),
-            refunds=fmt(line.refunds),
-            expected=fmt(line.expected),
-            counted=fmt(line.counted) if line.counted is not None else "",
-            difference=difference_text(line.difference),
+    """One row per tender that moved (cash always), in the protocol's order; after a tender, its cash of
+    exceptions (offline checkouts the server refused) when there was any: held in the drawer, given
+    back, and what of it is in the expected cash."""
+    rows = []
+    for line in report.tenders:
+        if not (line.tender == "cash" or line.count or line.expected):
+            continue
+        rows.append(
+            ReportRow(
+                tender=kind_name(line.tender),
+                sales=fmt(line.sales),
+                refunds=fmt(line.refunds),
+                expected=fmt(line.expected),
+                counted=fmt(line.counted) if line.counted is not None else "",
+                difference=difference_text(line.difference),
+            )
         )
-        for line in report.tenders
-        if line.tender == "cash" or line.count or line.expected
-    ]
+        if line.exceptions_held or line.exceptions_given_back:
+            rows.append(
+                ReportRow(
+                    tender=translator.tr("shift.exceptions"),
+                    sales=fmt(line.exceptions_held),
+                    refunds=fmt(line.exceptions_given_back),
+                    expected=fmt(line.exceptions_held - line.exceptions_given_back),
+                    counted="",
+                    difference="",
+                )
+            )
+    return rows
 
 
 ReportPrinter = Callable[[ShiftReport], None]

@@ -7,8 +7,9 @@ attempt; when the answer is lost the same id is asked again, never charged with 
 
 Offline: tickets read from their QR codes settle into the outbox with cash, or with a card charged on
 the standalone card terminal (the cashier keys in the approval code it printed and the card's last four
-digits; nothing is charged through the server); tenders that need the server are disabled with the
-reason shown.
+digits; nothing is charged through the server), or with a member's balance up to what is left of the
+allowance reserved for them at this till while online (``presenters.allowances``); tenders that need the
+server are disabled with the reason shown.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cashier_app.presenters.allowances import best_allowance
 from cashier_app.presenters.basket import Basket
 from cashier_app.presenters.ports import (
     TRY_AGAIN_LATER,
+    Allowances,
     Charge,
     Checkouts,
+    HeldAllowance,
     PaymentTerminal,
     Settled,
     SettleRequest,
@@ -92,7 +96,6 @@ translator.add(
                 "Type the approval code the card terminal printed and the card's last four digits, e.g. 123456 4242."
             ),
             "pay.terminal_taken": "Card on the terminal {amount} (approval {ref}, {masked}) recorded.",
-            "why.offline_member": "Offline: balances can only be spent with the server. Take cash.",
             "why.no_member": "Needs a member: scan the member's code.",
             "why.no_balance": "The member has no {kind} to spend.",
             "why.not_from_codes": "Offline, only tickets scanned from their QR codes can be settled.",
@@ -138,7 +141,6 @@ translator.add(
             "pay.instrument_hint": "银行卡号或顾客付款码",
             "pay.terminal_bad": "请输入刷卡机打印的授权码和卡号后四位，如 123456 4242。",
             "pay.terminal_taken": "刷卡机银行卡 {amount}（授权码 {ref}，{masked}）已记录。",
-            "why.offline_member": "离线：余额只能在联网时使用。请收现金。",
             "why.no_member": "需要会员：请扫会员码。",
             "why.no_balance": "会员没有可用的{kind}。",
             "why.not_from_codes": "离线时只能结算扫二维码加入的小票。",
@@ -177,9 +179,11 @@ class Payment(Observable):
         checkouts: Checkouts,
         connection: ConnectionFeed,
         till: TillContext | Callable[[], TillContext],
+        allowances: Allowances | None = None,
     ) -> None:
         super().__init__()
         self.basket = basket
+        self._allowances = allowances  # offline, balances are spent from these only
         self._terminal = terminal
         self._checkouts = checkouts
         self._connection = connection
@@ -243,7 +247,7 @@ class Payment(Observable):
         # offline, "card" is the standalone card terminal (``add_terminal_card``)
         if kind in MEMBER:
             if not online:
-                return translator.tr("why.offline_member")
+                return self._offline_balance_problem(kind)
             member = self.basket.member
             if member is None:
                 return translator.tr("why.no_member")
@@ -258,7 +262,25 @@ class Payment(Observable):
         rate = self._till.points_per_yuan
         return 100 // math.gcd(100, rate) if rate > 0 else 1
 
+    def _allowance(self, kind: TenderKind) -> tuple[HeldAllowance | None, int]:
+        """Offline: the member's allowance of ``kind`` this tender draws on, and what it still pays in fen."""
+        member_id = self.basket.member_id
+        if self._allowances is None or member_id is None:
+            return None, 0
+        held = self._allowances.held(member_id)
+        return best_allowance(held, kind, self.tenders, self._till.points_per_yuan)
+
+    def _offline_balance_problem(self, kind: TenderKind) -> str:
+        allowance, left = self._allowance(kind)
+        if allowance is None:
+            return translator.tr("why.offline_member")
+        if left <= 0:
+            return translator.tr("why.offline_allowance_left", kind=kind_name(kind), amount=fmt(0))
+        return ""
+
     def _left_of(self, kind: TenderKind) -> int:
+        if not self._connection.state.online:
+            return self._allowance(kind)[1]
         member = self.basket.member
         spendable = (member.spendable(kind) if member else None) or 0
         return spendable - sum(t.amount for t in self.tenders if t.kind == kind)
@@ -302,11 +324,15 @@ class Payment(Observable):
             return self._fail("pay.amount_bad")
         if amount > self.remaining:
             return self._fail("pay.over_remaining", kind=kind_name(kind), amount=fmt(self.remaining))
+        offline = not self._connection.state.online
         if amount > left:
-            return self._fail("pay.over_balance", kind=kind_name(kind), amount=fmt(left))
+            return self._fail(
+                "pay.over_allowance" if offline else "pay.over_balance", kind=kind_name(kind), amount=fmt(left)
+            )
         if kind == "points" and amount % self.points_step:
             return self._fail("pay.points_not_whole", step=fmt(self.points_step), rate=self._till.points_per_yuan)
-        self.tenders.append(Tender(new_id(), kind, amount))
+        allowance = self._allowance(kind)[0] if offline else None  # offline the tender is tagged with it
+        self.tenders.append(Tender(new_id(), kind, amount, allowance_id=allowance.allowance_id if allowance else None))
         self.message = ""
         self.changed()
         return True

@@ -145,7 +145,11 @@ async def _refund_locked(
         refunded_at_ms=time.time_ns() // 1_000_000,
     )
     async with conn.transaction():
+        # The lock order of ticket writers (``server.events``): the checkout row (refunds of one checkout
+        # queue here), the tickets whose state the refund may change (in id order), the row work, and
+        # last the store's event counter (``_new_states``).
         await conn.fetchrow(repo.LOCK_CHECKOUT, req.checkout_id)
+        await tickets.lock(conn, who.store_id, sorted({ln.ticket.id for ln in lines}))
         await _member_refunds(conn, req, config, shares, by_id)
         points, e_coin = await _reverse_earning(conn, who, req, checkout, in_checkout, lines)
         result = msgspec.structs.replace(result, points_reversed=points, e_coin_reversed=e_coin)

@@ -8,7 +8,7 @@ The order of work, and why:
 3. Card and wallet tenders are charged through ``payments.charge_once`` *before* the settling
    transaction, keyed by the tender id made on the till: a retry after a timeout asks the provider
    instead of charging again. (The charge is committed on its own, outside our transaction, so the
-   store's ticket lock is never held while a card terminal thinks.)
+   tickets are never locked while a card terminal thinks.)
 4. One transaction, in the lock order every ticket writer uses (``server.events``): the checkout id's
    and the member's advisory keys; the tickets ``FOR UPDATE`` in id order, their states checked again
    (a concurrent checkout of the same ticket waits here and then finds it paid); member balances
@@ -194,7 +194,8 @@ def _replay(stored: asyncpg.Record, who: Who, req: CheckoutRequest) -> CheckoutR
     if stored["store_id"] != who.store_id:
         raise Conflict("This checkout id is already used; make a new checkout.", CheckoutCodes.CHECKOUT_ID_REUSED)
     before, now = msgspec.json.decode(stored["request"]), msgspec.to_builtins(req)
-    for meta in ("settled_offline_at_ms",):  # when the till took the money is not the checkout's content
+    # when and under which provisional receipt number the till took the money is not the checkout's content
+    for meta in ("settled_offline_at_ms", "offline_receipt_no"):
         before.pop(meta, None)
         now.pop(meta, None)
     field = first_difference(before, now)

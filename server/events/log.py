@@ -8,7 +8,7 @@ one has committed: positions have no gaps and become visible in position order. 
 Lock order for every transaction that changes tickets (``docs/performance.md``, "Lock order"):
 
 1. advisory keys, all in one statement, in key order (a checkout's id and member; a command chunk's
-   devices, command ids, ticket ids and numbers);
+   devices and buckets of its command ids, ticket ids and numbers); a refund takes its checkout's row;
 2. ticket rows, ``FOR UPDATE`` in id order, in one statement;
 3. everything else the change writes (ledger, shift, checkout, ticket and command rows);
 4. deferred triggers (the sales facts), run with ``run_deferred`` when the transaction queued any;
@@ -17,7 +17,7 @@ Lock order for every transaction that changes tickets (``docs/performance.md``, 
 The counter's holder never waits for another lock (its statement writes only event rows whose
 parents the transaction already holds), so it cannot be part of a deadlock, and it holds the lock
 only for the append and the commit: writers of one store do their row work side by side and queue
-only for that end. Before 2025 the counter was taken first and held for the whole transaction.
+only for that end.
 """
 
 from __future__ import annotations

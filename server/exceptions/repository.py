@@ -28,26 +28,49 @@ SELECT e.id, e.number, e.store_id, e.kind, e.status, e.currency, e.taken::text A
        (extract(epoch FROM e.settled_offline_at) * 1000)::bigint AS settled_offline_at_ms,
        e.resolved_by, coalesce(r.name, '') AS resolved_by_name,
        (extract(epoch FROM e.resolved_at) * 1000)::bigint AS resolved_at_ms,
-       e.resolution_note
+       e.resolution_note, coalesce(e.request ->> 'offline_receipt_no', '') AS offline_receipt_no,
+       (rec.details ->> 'held_in_shift_id')::uuid AS held_in_shift_id,
+       coalesce(res.details ->> 'cash_outcome', '') AS cash_outcome,
+       (res.details ->> 'given_back_in_shift_id')::uuid AS given_back_in_shift_id
 FROM store_exception e
 LEFT JOIN device d ON d.id = e.device_id
 LEFT JOIN staff s ON s.id = e.staff_id
 LEFT JOIN staff r ON r.id = e.resolved_by
+LEFT JOIN LATERAL ({recorded}) rec ON true
+LEFT JOIN LATERAL ({resolved}) res ON true
 """
+# Where the cash went in the till's books is written with the exception's audit entries, in the same
+# transaction as the exception (``exception.recorded``) and its resolution (``exception.resolved``): so
+# their ``at`` is the exception's ``created_at`` and ``resolved_at`` (both now()), found through the
+# audit log's (store_id, at) index.
+_AUDIT = """
+SELECT a.details FROM audit_log a
+WHERE a.store_id = e.store_id AND a.at = e.{at} AND a.action = '{action}' AND a.object_type = 'exception'
+  AND a.object_id = e.id::text
+LIMIT 1
+"""
+_COLUMNS = _COLUMNS.format(
+    recorded=_AUDIT.format(at="created_at", action="exception.recorded"),
+    resolved=_AUDIT.format(at="resolved_at", action="exception.resolved"),
+)
 
 BY_SOURCE = _COLUMNS + "WHERE e.source_id = $1"
 BY_ID = _COLUMNS + "WHERE e.id = $1"
 
-# ``$2`` NULL lists every status. Newest first; the id breaks ties so pages never overlap.
+# ``$2`` NULL lists every status, ``$5`` NULL every kind. Newest first; the number breaks ties so pages
+# never overlap.
 PAGE = (
     _COLUMNS
     + """
-WHERE e.store_id = $1 AND ($2::text IS NULL OR e.status = $2)
+WHERE e.store_id = $1 AND ($2::text IS NULL OR e.status = $2) AND ($5::text[] IS NULL OR e.kind = ANY($5))
 ORDER BY e.created_at DESC, e.number DESC
 LIMIT $3 OFFSET $4
 """
 )
-COUNT = "SELECT count(*) FROM store_exception WHERE store_id = $1 AND ($2::text IS NULL OR status = $2)"
+COUNT = """
+SELECT count(*) FROM store_exception
+WHERE store_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text[] IS NULL OR kind = ANY($3))
+"""
 OPEN_COUNT = "SELECT count(*) FROM store_exception WHERE store_id = $1 AND status = 'open'"
 
 LOCK = "SELECT store_id, status, number FROM store_exception WHERE id = $1 FOR UPDATE"
@@ -58,6 +81,13 @@ WHERE id = $1 AND status = 'open'
 """
 
 TICKET_NUMBERS = "SELECT id, number FROM ticket WHERE id = ANY($1::uuid[]) AND store_id = $2"
+
+# The till's shift whose drawer took the cash: open now, and already open when the money was taken.
+DRAWER_SINCE = """
+SELECT id FROM shift
+WHERE till_id = $1 AND store_id = $2 AND status = 'open' AND opened_at <= to_timestamp($3::bigint / 1000.0)
+"""
+OPEN_SHIFT = "SELECT id FROM shift WHERE till_id = $1 AND store_id = $2 AND status = 'open'"
 
 _movements = msgspec.json.Decoder(list[MoneyMovement])
 _texts = msgspec.json.Decoder(dict[str, str])
@@ -94,4 +124,8 @@ def to_exception(r: asyncpg.Record) -> StoreException:
         resolved_by_name=r["resolved_by_name"],
         resolved_at_ms=r["resolved_at_ms"],
         resolution_note=r["resolution_note"],
+        offline_receipt_no=r["offline_receipt_no"],
+        held_in_shift_id=r["held_in_shift_id"],
+        cash_outcome=r["cash_outcome"],
+        given_back_in_shift_id=r["given_back_in_shift_id"],
     )

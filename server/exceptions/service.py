@@ -6,8 +6,8 @@ Recorded:
   conflict. ``settle`` has rolled its transaction back, so nothing of the checkout exists; the
   exception is written in a transaction of its own, once per checkout id (a resent replay finds the
   first one), and the refusal's details name it so the till can say so.
-* a handheld's offline void of a ticket that was paid meanwhile, in the transaction that stores the
-  command's refusal (once per command id, as the refusal is).
+* a handheld's offline void of a ticket that was paid meanwhile, or its attaching a member to one, in
+  the transaction that stores the command's refusal (once per command id, as the refusal is).
 
 Resolved by a supervisor or manager of the store, or at a till by a cashier with a supervisor's staff
 code and PIN (checked like a refund's approval, wrong PINs counting toward the lockout). Every
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -27,6 +28,7 @@ import msgspec
 from protocol.checkout import CheckoutCodes, CheckoutRequest, SupervisorApproval
 from protocol.errors import Codes
 from protocol.exceptions import (
+    FIRST_KINDS,
     ExceptionCodes,
     ExceptionKind,
     ExceptionList,
@@ -36,7 +38,7 @@ from protocol.exceptions import (
     StoreException,
 )
 from protocol.ticket_codes import TicketCodes
-from protocol.tickets import VoidTicket
+from protocol.tickets import AttachMember, VoidTicket
 from server import audit
 from server.auth import repository as auth_repo
 from server.auth.guards import SUPERVISORS, Caller, DeviceCaller
@@ -44,6 +46,7 @@ from server.auth.passwords import check_secret
 from server.checkout import repository as checkout_repo
 from server.checkout.service import Who
 from server.errors import AppError, Conflict, NotFound
+from server.exceptions import books
 from server.exceptions import repository as repo
 from server.settings import Settings
 
@@ -102,8 +105,11 @@ _WHY = {
 }
 
 
-def fix_for(kind: ExceptionKind, taken: dict[str, int]) -> tuple[list[MoneyMovement], dict[str, str]]:
-    """The money movements that fix a refused offline checkout, and the sentence saying them.
+def fix_for(
+    kind: ExceptionKind, taken: dict[str, int], receipt_no: str = ""
+) -> tuple[list[MoneyMovement], dict[str, str]]:
+    """The money movements that fix a refused offline checkout, and the sentence saying them (naming
+    the customer's paper receipt when the till sent its number).
 
     Nothing of the checkout was settled, so the cash kept goes back to the customer (who may pay the
     tickets again if they are still open). Card and wallet charges of a refused checkout are given
@@ -111,12 +117,14 @@ def fix_for(kind: ExceptionKind, taken: dict[str, int]) -> tuple[list[MoneyMovem
     cash = taken.get("cash", 0)
     fix = [MoneyMovement(action="refund_cash", amount=cash, tender="cash")] if cash else []
     why_en, why_zh = _WHY.get(kind, ("the checkout was refused", "结账被拒绝"))
+    receipt_en = f" (receipt {receipt_no})" if receipt_no else ""
+    receipt_zh = f"（收据 {receipt_no}）" if receipt_no else ""
     if cash:
-        en = f"Refund {_yuan(cash)} in cash to the customer: {why_en}."
-        zh = f"退还顾客现金 {_yuan(cash)} 元：{why_zh}。"
+        en = f"Refund {_yuan(cash)} in cash to the customer{receipt_en}: {why_en}."
+        zh = f"退还顾客现金 {_yuan(cash)} 元{receipt_zh}：{why_zh}。"
     else:
-        en = f"No cash was kept; check the customer's payment: {why_en}."
-        zh = f"未收现金；请核对顾客付款：{why_zh}。"
+        en = f"No cash was kept; check the customer's payment{receipt_en}: {why_en}."
+        zh = f"未收现金；请核对顾客付款{receipt_zh}：{why_zh}。"
     if kind in ("total_changed", "member_changed"):
         en += " The tickets are still open: settle them again if the customer still wants them."
         zh += "小票仍未结账：如顾客仍要购买，请重新结账。"
@@ -140,7 +148,7 @@ async def record_refused_checkout(
     if conn.is_in_transaction():
         raise RuntimeError("the exception is recorded after the refused checkout rolled back")
     taken = taken_offline(req)
-    fix, text = fix_for(kind, taken)
+    fix, text = fix_for(kind, taken, req.offline_receipt_no or "")
     async with conn.transaction():
         numbers = {r["id"]: r["number"] for r in await conn.fetch(repo.TICKET_NUMBERS, req.ticket_ids, who.store_id)}
         status = await conn.execute(
@@ -169,6 +177,7 @@ async def record_refused_checkout(
             return None  # the id is another store's: say nothing about it
         found = repo.to_exception(row)
         if status.endswith(" 1"):
+            held_in = await books.hold_cash(conn, who, found, req.settled_offline_at_ms)
             await audit.record(
                 conn,
                 store_id=who.store_id,
@@ -177,20 +186,46 @@ async def record_refused_checkout(
                 action="exception.recorded",
                 object_type="exception",
                 object_id=found.id,
-                details={"number": found.number, "kind": kind, "checkout_id": str(req.id), "taken": taken},
+                details={
+                    "number": found.number,
+                    "kind": kind,
+                    "checkout_id": str(req.id),
+                    "taken": taken,
+                    "held_in_shift_id": held_in,
+                },
             )
+            found = repo.to_exception(await _fetch(conn, found.id))
     exc.details["exception"] = msgspec.to_builtins(found)
     exc.message = f"{exc.message} It was recorded for the manager as exception {found.number}: {text['en']}"
     return found
 
 
-async def record_refused_void(
-    conn: asyncpg.Connection, device: DeviceCaller, cmd: VoidTicket, exc: AppError
+STILL_PAID = ("paid", "released", "partly_refunded")
+"""A ticket the customer paid for and did not get all the money back for (a refunded ticket's money went
+back already: nothing is left for the manager to settle)."""
+
+
+def _after_payment_text(kind: ExceptionKind, number: str) -> dict[str, str]:
+    if kind == "attach_after_payment":
+        return {
+            "en": f"Ticket {number} was paid before the counter's attaching it to a member arrived: the member "
+            "earned nothing for it. If they ask, attach the purchase to them afterwards from the receipt.",
+            "zh": f"小票 {number} 在专柜关联会员之前已付款：会员未获得积分。如会员要求，请凭收据补登积分。",
+        }
+    return {
+        "en": f"Ticket {number} was voided at the counter after the customer paid for it: check with the counter "
+        "whether the goods were handed over; refund the customer only if they return them.",
+        "zh": f"小票 {number} 在顾客付款后被专柜作废：请与专柜核实是否已交付商品；仅在顾客退货时退款。",
+    }
+
+
+async def record_refused_command(
+    conn: asyncpg.Connection, device: DeviceCaller, cmd: VoidTicket | AttachMember, exc: AppError
 ) -> StoreException | None:
-    """A handheld voided offline a ticket that was paid meanwhile: record it (inside the caller's
-    transaction, which stores the refusal) so the manager settles the goods question. No money moves."""
-    # a refunded ticket's money went back already: nothing is left for the manager to settle
-    if exc.code != TicketCodes.WRONG_STATE or exc.details.get("state") not in ("paid", "released", "partly_refunded"):
+    """A handheld's offline command refused because the customer paid for the ticket meanwhile: a void
+    (were the goods handed over?) or attaching a member (who earned nothing for it). Recorded inside
+    the caller's transaction, which stores the refusal, once per command id; no money moves."""
+    if exc.code != TicketCodes.WRONG_STATE or exc.details.get("state") not in STILL_PAID:
         return None
     ticket = await conn.fetchrow(
         "SELECT number, checkout_id, currency FROM ticket WHERE id = $1 AND store_id = $2",
@@ -200,17 +235,13 @@ async def record_refused_void(
     if ticket is None:
         return None
     number = ticket["number"]
-    text = {
-        "en": f"Ticket {number} was voided at the counter after the customer paid for it: check with the counter "
-        "whether the goods were handed over; refund the customer only if they return them.",
-        "zh": f"小票 {number} 在顾客付款后被专柜作废：请与专柜核实是否已交付商品；仅在顾客退货时退款。",
-    }
+    kind: ExceptionKind = "attach_after_payment" if isinstance(cmd, AttachMember) else "void_after_payment"
     status = await conn.execute(
         repo.INSERT,
         uuid.uuid4(),
         device.store_id,
         cmd.command_id,
-        "void_after_payment",
+        kind,
         ticket["checkout_id"],
         cmd.command_id,
         [cmd.ticket_id],
@@ -220,7 +251,7 @@ async def record_refused_void(
         ticket["currency"],
         "{}",
         "[]",
-        repo.to_json(text),
+        repo.to_json(_after_payment_text(kind, number)),
         exc.code,
         exc.message,
         repo.to_json(cmd),
@@ -248,12 +279,18 @@ async def record_refused_void(
 
 
 async def list_exceptions(
-    conn: asyncpg.Connection, store_id: uuid.UUID, status: str | None, limit: int, offset: int
+    conn: asyncpg.Connection,
+    store_id: uuid.UUID,
+    status: str | None,
+    limit: int,
+    offset: int,
+    kinds: Sequence[str] | None = None,
 ) -> ExceptionList:
-    """One page of the store's queue, newest first."""
+    """One page of the store's queue, newest first (of the given kinds only, when given)."""
+    wanted = list(kinds) if kinds is not None else None
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        rows = await conn.fetch(repo.PAGE, store_id, status, limit, offset)
-        total = int(await conn.fetchval(repo.COUNT, store_id, status))
+        rows = await conn.fetch(repo.PAGE, store_id, status, limit, offset, wanted)
+        total = int(await conn.fetchval(repo.COUNT, store_id, status, wanted))
     return ExceptionList(exceptions=[repo.to_exception(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
@@ -271,9 +308,11 @@ async def open_count(conn: asyncpg.Connection, store_id: uuid.UUID) -> int:
 async def till_queue(
     conn: asyncpg.Connection, caller: Caller, query: ExceptionQuery, settings: Settings
 ) -> ExceptionList:
-    """The queue as a till shows it: a cashier needs a supervisor's approval to see it."""
+    """The queue as a till shows it: a cashier needs a supervisor's approval to see it. Only the kinds
+    the till says it knows (a till that says nothing knows the first ones)."""
     await approver(conn, caller, query.approval, settings, "exception.queue_approval_refused", "")
-    return await list_exceptions(conn, caller.store_id, query.status, query.limit, query.offset)
+    kinds = query.kinds if query.kinds is not None else FIRST_KINDS
+    return await list_exceptions(conn, caller.store_id, query.status, query.limit, query.offset, kinds)
 
 
 # --- resolving ------------------------------------------------------------------------------------
@@ -294,12 +333,14 @@ async def resolve(
     if current.status == "resolved":
         raise _already(current)
     by = await approver(conn, caller, req.approval, settings, "exception.approval_refused", exception_id)
+    outcome = (req.cash_outcome or "given_back") if books.cash_of(current) else ""
     async with conn.transaction():
         row = await conn.fetchrow(repo.LOCK, exception_id)
         assert row is not None  # exceptions are never deleted
         if row["status"] != "open":
             raise _already(repo.to_exception(await _fetch(conn, exception_id)))
         await conn.execute(repo.RESOLVE, exception_id, by, note)
+        given_back_in = await books.give_back_cash(conn, caller, current, by) if outcome == "given_back" else None
         await audit.record(
             conn,
             store_id=caller.store_id,
@@ -314,6 +355,8 @@ async def resolve(
                 "resolved_by": str(by),
                 "note": note,
                 "fix": msgspec.to_builtins(current.fix),
+                "cash_outcome": outcome,
+                "given_back_in_shift_id": given_back_in,
             },
         )
         return repo.to_exception(await _fetch(conn, exception_id))

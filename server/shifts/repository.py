@@ -43,10 +43,12 @@ SELECT id, shift_id, kind, tender, amount, reference, at FROM shift_movement
 WHERE shift_id = $1 AND kind = $2 AND tender = $3 AND reference = $4
 """
 
+# Cash held for and given back on exceptions is recorded as pay_in/pay_out with an ``exception:`` reference
+# (see ``service.exception_cash``); the reports show it on its own line.
 TOTALS = """
-SELECT tender, kind, sum(amount) AS total, count(*) AS n
+SELECT tender, kind, starts_with(reference, 'exception:') AS exception, sum(amount) AS total, count(*) AS n
 FROM shift_movement WHERE shift_id = $1
-GROUP BY tender, kind
+GROUP BY tender, kind, exception
 """
 
 

@@ -146,6 +146,40 @@ async def record_tender(
     return repo.to_movement(row)
 
 
+EXCEPTION_REFERENCE = "exception:"
+"""Reference prefix of the cash movements of an exception (``exception:<id>``)."""
+ExceptionCashWay = Literal["held", "given_back"]
+
+
+async def exception_cash(
+    conn: asyncpg.Connection,
+    *,
+    shift_id: uuid.UUID,
+    exception_id: uuid.UUID,
+    way: ExceptionCashWay,
+    amount: int,
+    staff_id: uuid.UUID | None,
+    note: str = "",
+) -> Movement:
+    """Cash of a refused offline checkout in the till's books: ``held`` when it is in the drawer of the
+    shift (it counts in the expected cash), ``given_back`` when it left a drawer for the customer.
+
+    Recorded as a pay-in or pay-out referenced ``exception:<id>``, once per shift and way; the X and Z
+    reports show it on its own line (``exceptions_held``, ``exceptions_given_back``). Raises
+    ``Conflict`` (``shift_closed``) when the shift closed meanwhile.
+    """
+    return await record_tender(
+        conn,
+        shift_id=shift_id,
+        kind="pay_in" if way == "held" else "pay_out",
+        amount=amount,
+        reference=f"{EXCEPTION_REFERENCE}{exception_id}",
+        tender="cash",
+        staff_id=staff_id,
+        note=note,
+    )
+
+
 async def cash_movement(conn: asyncpg.Connection, caller: Caller, shift_id: uuid.UUID, data: CashMovement) -> Movement:
     """A pay-in, pay-out or cash drop made by the shift's cashier or a supervisor."""
     async with conn.transaction():
@@ -272,6 +306,7 @@ _FIELD = {
     "pay_out": "pay_outs",
     "drop": "drops",
 }
+_EXCEPTION_FIELD = {"pay_in": "exceptions_held", "pay_out": "exceptions_given_back"}
 
 
 async def _compute(
@@ -282,7 +317,8 @@ async def _compute(
     for r in await conn.fetch(repo.TOTALS, shift.id):
         line = figures.setdefault(r["tender"], {})
         kind: MovementKind = r["kind"]
-        line[_FIELD[kind]] = abs(int(r["total"]))
+        field = _EXCEPTION_FIELD.get(kind, _FIELD[kind]) if r["exception"] else _FIELD[kind]
+        line[field] = abs(int(r["total"]))
         line["expected"] = line.get("expected", 0) + int(r["total"])
         if kind != "float":
             line["count"] = line.get("count", 0) + int(r["n"])

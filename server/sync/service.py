@@ -312,8 +312,8 @@ async def _apply(
         if effect is not None:
             await effect.rollback()
         result = rejected(cmd, exc)
-        if isinstance(cmd, VoidTicket):  # voided offline, paid meanwhile: kept for the manager
-            await exceptions.record_refused_void(conn, device, cmd, exc)
+        if isinstance(cmd, VoidTicket | AttachMember):  # done offline, paid meanwhile: kept for the manager
+            await exceptions.record_refused_command(conn, device, cmd, exc)
     except BaseException:
         if effect is not None:
             await effect.rollback()

@@ -7,6 +7,7 @@ import uuid
 
 import msgspec
 
+from cashier_app.adapters.exceptions import KINDS
 from cashier_app.presenters.exceptions import ExceptionsPresenter, recorded_exception, recorded_text
 from cashier_app.presenters.ports import Approval
 from client_common.connection import ConnectionFeed
@@ -156,3 +157,26 @@ def test_a_void_after_payment_has_no_money_to_give_back() -> None:
     e = exception(3, "void_after_payment", cash=0)
     text = recorded_text(Refused("ticket_wrong_state", "", {"exception": msgspec.to_builtins(e)}))
     assert text.endswith("no money to give back; check with the counter")
+
+
+async def test_the_row_names_the_customers_paper_receipt_when_the_till_sent_its_number() -> None:
+    with_receipt = msgspec.structs.replace(exception(1), offline_receipt_no="SH01-TA1B2C3-000007")
+    p, _ = presenter([with_receipt, exception(2)])
+    assert await p.unlock("V001", "4444")
+    assert p.rows[1].where == "Till 1 / 张伟 · tickets SH01-C-APL-H1-000001 · customer's receipt SH01-TA1B2C3-000007"
+    assert "receipt" not in p.rows[0].where, "an older till sent no receipt number"
+    translator.set_language("zh")
+    try:
+        assert p.rows[1].where.endswith("顾客收据 SH01-TA1B2C3-000007")
+    finally:
+        translator.set_language("en")
+
+
+async def test_a_member_attached_after_payment_is_shown_without_money_and_the_till_asks_for_its_kind() -> None:
+    assert "attach_after_payment" in KINDS, "the till tells the server it can show the kind"
+    p, _ = presenter([exception(4, "attach_after_payment", cash=0)])
+    assert await p.unlock("V001", "4444")
+    [row] = p.rows
+    assert (row.title, row.to_refund) == ("No. 4 · Member attached after the customer paid", 0)
+    translator.set_language("zh")
+    assert p.rows[0].title == "第 4 号 · 顾客付款后才关联会员"

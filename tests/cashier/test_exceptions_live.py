@@ -86,11 +86,15 @@ async def test_offline_cash_refused_later_is_recorded_once_shown_at_the_till_and
     await until(lambda: s.connection.state.online and s.connection.state.outbox == 0, what="outbox sent")
     await until(lambda: len(s.connection.state.dead_letters) == 2, what="both refusals shown")
     letters = {d.command_id: d for d in s.connection.state.dead_letters}
-    rows = await conn.fetch("SELECT checkout_id, number, kind, taken::text FROM store_exception ORDER BY number")
+    rows = await conn.fetch(
+        "SELECT checkout_id, number, kind, taken::text, request ->> 'offline_receipt_no' AS receipt_no"
+        " FROM store_exception ORDER BY number"
+    )
     by_checkout = {r["checkout_id"]: r for r in rows}
     assert set(by_checkout) == {settled[0].checkout_id, settled[1].checkout_id}
     iphone = by_checkout[settled[0].checkout_id]
     assert iphone["kind"] == "ticket_voided"
+    assert iphone["receipt_no"] == settled[0].receipt_no, "the number on the customer's paper receipt"
     assert letters[settled[0].checkout_id].message == (
         f"Ticket voided by the counter · recorded for the manager as exception {iphone['number']}: "
         "give ¥5,999.00 in cash back to the customer"
@@ -101,7 +105,17 @@ async def test_offline_cash_refused_later_is_recorded_once_shown_at_the_till_and
     for done in settled:
         assert await conn.fetchval("SELECT count(*) FROM checkout WHERE id = $1", done.checkout_id) == 0
     assert shift.shift is not None
-    assert await conn.fetchval("SELECT count(*) FROM shift_movement WHERE shift_id = $1", shift.shift.shift_id) == 1
+    shift_id = shift.shift.shift_id
+    # Nothing of the checkouts is in the shift, but their cash is in the drawer: held for the exceptions.
+    movements = await conn.fetch(
+        "SELECT kind, amount, reference FROM shift_movement WHERE shift_id = $1 ORDER BY at", shift_id
+    )
+    assert [(m["kind"], m["amount"]) for m in movements] == [
+        ("float", 20_000),
+        ("pay_in", 599_900),
+        ("pay_in", 169_900),
+    ]
+    assert all(m["reference"].startswith("exception:") for m in movements[1:])
 
     # The till sends one again (a lost answer, a restart): the same exception, never a second one.
     assert await till.checkouts.flush() == 0, "refused checkouts are not sent again by themselves"
@@ -120,6 +134,7 @@ async def test_offline_cash_refused_later_is_recorded_once_shown_at_the_till_and
     assert await queue.unlock("V001", "4444"), queue.message
     assert [r.to_refund for r in queue.rows] == [169_900, 599_900]
     index = next(r.index for r in queue.rows if r.to_refund == 599_900)
+    assert queue.rows[index].where.endswith(f"customer's receipt {settled[0].receipt_no}")
     assert await queue.resolve(index, "gave 5,999.00 back from the drawer"), queue.message
     assert [r.to_refund for r in queue.rows] == [169_900]
     resolved = await conn.fetchrow(
@@ -130,6 +145,11 @@ async def test_offline_cash_refused_later_is_recorded_once_shown_at_the_till_and
     assert tuple(resolved) == ("resolved", "gave 5,999.00 back from the drawer", "V001")
     audit = await conn.fetchrow("SELECT staff_id, device_id FROM audit_log WHERE action = 'exception.resolved'")
     assert audit["device_id"] == s.enroller.enrolled().device_id  # type: ignore[union-attr]
+    # The cash went back out of this till's drawer: the X report expects the float and the AirPods' cash.
+    report = await shift.x_report()
+    assert report is not None
+    cash = next(t for t in report.tenders if t.tender == "cash")
+    assert (cash.exceptions_held, cash.exceptions_given_back, cash.expected) == (769_800, 599_900, 20_000 + 169_900)
     await s.stop_sync()
     till.close()
     apple.close()

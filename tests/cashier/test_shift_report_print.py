@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cashier_app.presenters.shift import ShiftPresenter
+from cashier_app.presenters.shift import ShiftPresenter, report_rows
 from cashier_app.printer import CHINESE_MODE_ON, from_env, report_bytes
 from cashier_app.shift_report import ReportHeader
 from protocol.paper import COLUMNS_58MM, COLUMNS_80MM, display_width
@@ -131,3 +131,37 @@ def test_the_configured_printer_prints_the_report_on_58_mm_paper(tmp_path: Path)
     lines = printed_text(path.read_bytes())
     assert max(display_width(line) for line in lines) == COLUMNS_58MM
     assert "短款 1.00" in "\n".join(lines)
+
+
+@pytest.mark.parametrize("columns", [COLUMNS_58MM, COLUMNS_80MM])
+@pytest.mark.parametrize(
+    ("language", "held", "returned"), [("en", "Exceptions held", "Exceptions returned"), ("zh", "异常暂收", "异常退还")]
+)
+def test_cash_of_exceptions_prints_on_its_own_lines(columns: int, language: str, held: str, returned: str) -> None:
+    """Cash of offline checkouts the server refused: in the drawer until given back, each on its line."""
+    report = z_report()
+    cash = TenderLine(
+        tender="cash",
+        float_amount=50_000,
+        exceptions_held=769_800,
+        exceptions_given_back=600_000,
+        expected=219_800,
+        counted=219_800,
+        difference=0,
+        count=2,
+    )
+    z = ShiftReport(shift=report.shift, final=True, tenders=[cash])
+    lines = printed_text(report_bytes(z, columns, language, HEADER))
+    assert all(display_width(line) <= columns for line in lines)
+    assert any(line.strip().startswith(held) and line.rstrip().endswith(" 7,698.00") for line in lines), lines
+    assert any(line.strip().startswith(returned) and line.rstrip().endswith(" -6,000.00") for line in lines), lines
+    assert not any(word in line for line in lines for word in ("Paid in", "Paid out", "存入", "支出"))
+
+
+def test_the_screen_shows_the_cash_of_exceptions_under_its_tender() -> None:
+    cash = TenderLine(tender="cash", float_amount=50_000, exceptions_held=769_800, expected=819_800, count=1)
+    rows = report_rows(ShiftReport(shift=z_report().shift, final=False, tenders=[cash]))
+    assert [(r.tender, r.sales, r.refunds, r.expected) for r in rows] == [
+        ("Cash", "¥0.00", "¥0.00", "¥8,198.00"),
+        ("Exception cash", "¥7,698.00", "¥0.00", "¥7,698.00"),
+    ]

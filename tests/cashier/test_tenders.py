@@ -194,6 +194,12 @@ async def test_card_needs_the_card_or_code() -> None:
     assert till.pay.message == "Swipe the card or scan the customer's payment code."
 
 
+NO_ALLOWANCE = (
+    "Offline: balances are spent only within an allowance reserved online; none is held here for this member. "
+    "Take cash."
+)
+
+
 async def test_offline_tenders_needing_the_server_are_disabled_with_the_reason() -> None:
     till = Till()
     till.go_offline()
@@ -204,9 +210,9 @@ async def test_offline_tenders_needing_the_server_are_disabled_with_the_reason()
         "Offline: wallet payments need the server. Take cash or a card on the card terminal."
     )
     for kind in ("stored_value", "ecoin", "points"):
-        assert till.pay.unavailable(kind) == "Offline: balances can only be spent with the server. Take cash."
+        assert till.pay.unavailable(kind) == NO_ALLOWANCE
     assert not till.pay.add_balance("stored_value")
-    assert till.pay.message == "Offline: balances can only be spent with the server. Take cash."
+    assert till.pay.message == NO_ALLOWANCE
     # A card number typed offline is not charged: the card field asks for the terminal's approval.
     assert till.pay.instrument_hint.startswith("Offline · card terminal")
     assert not await till.pay.take_card("card", "4111111111111111")

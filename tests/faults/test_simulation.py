@@ -392,15 +392,22 @@ async def cards_add_up(conn: asyncpg.Connection, given_back: set[str]) -> Counte
 
 
 async def drawer_adds_up(conn: asyncpg.Connection, t: SimTill, checkouts: dict[uuid.UUID, CheckoutResult]) -> None:
-    """The cash the shift holds is the float plus the cash each settled checkout of this till kept."""
+    """The cash the shift holds is the float plus the cash each settled checkout of this till kept, plus the
+    cash of its offline checkouts the server refused (held for their exceptions until given back)."""
     assert t.shift.shift is not None
     shift_id = t.shift.shift.shift_id
     mine = await conn.fetch("SELECT id FROM checkout WHERE shift_id = $1", shift_id)
     kept = sum(x.applied for r in mine for x in checkouts[r["id"]].tenders if x.kind == "cash")
+    held = await conn.fetchval(
+        "SELECT coalesce(sum((e.taken ->> 'cash')::bigint), 0) FROM store_exception e"
+        " JOIN shift s ON s.id = $1 AND e.device_id = s.till_id AND e.settled_offline_at >= s.opened_at",
+        shift_id,
+    )
     report = await t.till.services.shifts.report(shift_id)  # the X report, through the till's own client
     cash = next(line for line in report.tenders if line.tender == "cash")
-    assert cash.expected == t.float_amount + kept, f"{t.name}'s drawer holds the float and the cash kept"
+    assert cash.expected == t.float_amount + kept + held, f"{t.name}'s drawer holds the float and the cash kept"
     assert cash.sales - cash.change == kept
+    assert cash.exceptions_held == held
 
 
 async def member_adds_up(

@@ -90,12 +90,13 @@ def test_receipt_qr_screenshot_decodes_and_verifies(till: tuple[Path, dict[str, 
 
 def test_offline_banner_disabled_tenders_and_cash_into_the_outbox(till: tuple[Path, dict[str, Any]]) -> None:
     out, r = till
-    assert r["banner"].startswith("OFFLINE · Tickets scanned from their QR codes only: cash, or card on the card")
+    assert r["banner"].startswith("OFFLINE · Tickets scanned from their QR codes only: cash, card on the card")
+    assert "balances within the allowances reserved online" in r["banner"]
     # Offline the card button takes a card charged on the standalone terminal (its approval code).
     assert r["offline_buttons"] == {"cash": False, "card": False, "wallet": True, "stored_value": True}
     assert r["offline_card_hint"].startswith("Offline · card terminal: approval code and last 4")
     assert "Offline: wallet payments need the server. Take cash or a card on the card terminal." in r["offline_why"]
-    assert "Offline: balances can only be spent with the server. Take cash." in r["offline_why"]
+    assert "Offline: balances are spent only within an allowance reserved online" in r["offline_why"]
     assert r["queued"]["tenders"] == [["cash", 250000]]
     assert r["queued"]["qr"][0].startswith("FT1:"), "the scanned code travels with the checkout for upload"
     assert r["queued_note"] == "Offline: kept on this till and sent when the network is back."

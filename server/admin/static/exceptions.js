@@ -11,9 +11,16 @@ FT.page(async function () {
     const note = el("input", { type: "text", name: "note", required: true, maxlength: "500", size: "22",
       placeholder: t("exception_note"), "aria-label": t("exception_note") });
     const button = el("button", { type: "submit" }, t("exception_resolve"));
-    const form = el("form", { class: "row", "data-exception": x.id }, note, button);
+    // Cash to give back: say whether it went back to the customer (out of the till's drawer) or stays.
+    const hasCash = x.fix.some(function (m) { return m.action === "refund_cash"; });
+    const cash = hasCash ? el("select", { name: "cash_outcome", "aria-label": t("exception_cash_outcome") },
+      el("option", { value: "given_back" }, t("exception_given_back")),
+      el("option", { value: "kept" }, t("exception_kept"))) : null;
+    const form = el("form", { class: "row", "data-exception": x.id }, note, cash, button);
     form.addEventListener("submit", FT.action(button, async function () {
-      await FT.api("POST", "/exceptions/" + x.id + "/resolve", { note: note.value.trim() });
+      const body = { note: note.value.trim() };
+      if (cash) { body.cash_outcome = cash.value; }
+      await FT.api("POST", "/exceptions/" + x.id + "/resolve", body);
       FT.flash(t("exception_resolved") + ": " + x.number);
       await loadExceptions();
     }));
@@ -32,6 +39,7 @@ FT.page(async function () {
       { label: t("created"), value: function (x) { return FT.when(x.created_at_ms); } },
       { label: t("exception_where"), value: function (x) { return [x.device_label, x.staff_name].filter(Boolean).join(" / "); } },
       { label: t("exception_tickets"), value: function (x) { return x.ticket_numbers.filter(Boolean).join(", ") || "—"; } },
+      { label: t("exception_receipt"), value: function (x) { return x.offline_receipt_no ? el("code", {}, x.offline_receipt_no) : "—"; } },
       { label: t("exception_taken"), num: true, value: function (x) {
         return Object.keys(x.taken).map(function (k) { return t("tender_" + k) + " " + FT.money(x.taken[k], x.currency); }).join(", ") || "—";
       } },

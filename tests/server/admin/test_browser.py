@@ -28,6 +28,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select
 
 from server.admin import pages as admin_pages
 from server.admin import repository as admin_repo
@@ -340,14 +341,16 @@ async def test_an_exception_is_listed_with_its_fix_and_resolved_with_a_note(site
         exception_id = uuid.uuid4()
         await conn.execute(
             "INSERT INTO store_exception (id, store_id, source_id, kind, checkout_id, ticket_numbers, device_id,"
-            " taken, fix, fix_text, refusal_code) VALUES ($1, $2, $1, 'ticket_voided', $1, '{SH01-C-APL-H1-000042}',"
-            " $3, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, 'ticket_not_open')",
+            " taken, fix, fix_text, refusal_code, request) VALUES ($1, $2, $1, 'ticket_voided', $1,"
+            " '{SH01-C-APL-H1-000042}', $3, $4::text::jsonb, $5::text::jsonb, $6::text::jsonb, 'ticket_not_open',"
+            " $7::text::jsonb)",
             exception_id,
             store_id,
             till_id,
             '{"cash": 600000}',
             '[{"action": "refund_cash", "amount": 600000, "tender": "cash"}]',
             '{"en": "Refund 6,000.00 in cash to the customer.", "zh": "退还顾客现金 6,000.00 元。"}',
+            '{"offline_receipt_no": "SH01-TA1B2C3-000007"}',
         )
         sign_in(page, site.url, "/admin/exceptions")
         page.get(site.url + "/admin/exceptions?lang=en")
@@ -358,12 +361,14 @@ async def test_an_exception_is_listed_with_its_fix_and_resolved_with_a_note(site
         assert "SH01-C-APL-H1-000042" in row
         assert "Refund 6,000.00 in cash to the customer." in row
         assert "Cash ¥6,000.00" in row
+        assert "SH01-TA1B2C3-000007" in row, "the customer's paper receipt"
         dashboard = api(page, site.url, "GET", "/api/admin/dashboard")
         assert dashboard["open_exceptions"] == 1
         shot(page, "07-exception-open")
 
         form = page.find_element(By.CSS_SELECTOR, f"form[data-exception='{exception_id}']")
-        form.find_element(By.NAME, "note").send_keys("refunded 6,000.00 cash")
+        form.find_element(By.NAME, "note").send_keys("customer never came back")
+        Select(form.find_element(By.NAME, "cash_outcome")).select_by_value("kept")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait(page, lambda: "The queue is empty." in text_of(page, "store-exceptions"), "the queue emptied")
         row = await conn.fetchrow(
@@ -371,7 +376,9 @@ async def test_an_exception_is_listed_with_its_fix_and_resolved_with_a_note(site
             " WHERE e.id = $1",
             exception_id,
         )
-        assert (row["status"], row["resolution_note"], row["code"]) == ("resolved", "refunded 6,000.00 cash", "M001")
+        assert (row["status"], row["resolution_note"], row["code"]) == ("resolved", "customer never came back", "M001")
+        resolved = api(page, site.url, "GET", f"/exceptions/{exception_id}")
+        assert resolved["cash_outcome"] == "kept"
         shot(page, "08-exception-resolved")
     finally:
         await conn.close()

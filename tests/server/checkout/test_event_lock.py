@@ -1,6 +1,6 @@
 """Every writer of a store's tickets takes the store's event counter last, for its append only.
 
-Checkouts, ticket edits (void, attach, release), uploads (also of the same outbox twice at once, and a
+Checkouts, refunds, ticket edits (void, attach, release), uploads (also of the same outbox twice at once, and a
 till's upload of a handheld's scanned QR) and the end-of-day expiry run at once on overlapping tickets
 of one store: nothing deadlocks, every position is handed out once without a gap, a reader tailing the
 log sees them in order, and each ticket's last event is its state. While one transaction holds the
@@ -18,17 +18,18 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from protocol.checkout import CheckoutRequest
+from protocol.checkout import CheckoutRequest, CheckoutResult, RefundRequest
 from protocol.ids import new_id
 from protocol.qr import sign_ticket
 from protocol.ticket_codes import CommandCodes
 from protocol.tickets import AnyCommand, AttachMember, CommandResult, ReleaseTicket, Ticket, VoidTicket
 from server import events
 from server.auth.guards import DeviceCaller
-from server.checkout import service
+from server.checkout import refunds, service
 from server.checkout.service import Payments
 from server.errors import AppError
 from server.ledger.jobs import check_invariants
+from server.settings import Settings
 from server.sync.service import apply_commands
 from server.tickets.expiry import expire_due
 from tests.server.checkout.conftest import CONFIG, Shop, checkout, tender
@@ -58,8 +59,8 @@ async def _tail(dsn: str, store: uuid.UUID, stop: asyncio.Event) -> list[int]:
         await conn.close()
 
 
-async def test_checkouts_edits_uploads_and_expiry_at_once_never_deadlock_and_leave_no_gap(
-    db_dsn: str, conn: asyncpg.Connection, shop: Shop, pay: Payments
+async def test_checkouts_refunds_edits_uploads_and_expiry_at_once_never_deadlock_and_leave_no_gap(
+    db_dsn: str, conn: asyncpg.Connection, shop: Shop, pay: Payments, settings: Settings
 ) -> None:
     rng = random.Random(11)
     member = shop.members["QR-ZM-0001"]
@@ -72,6 +73,8 @@ async def test_checkouts_edits_uploads_and_expiry_at_once_never_deadlock_and_lea
     refused: list[str] = []
     answers: list[CommandResult] = []
 
+    settled: list[CheckoutResult] = []
+
     async def checkouts(n: int) -> None:
         c = await asyncpg.connect(db_dsn)
         try:
@@ -79,9 +82,26 @@ async def test_checkouts_edits_uploads_and_expiry_at_once_never_deadlock_and_lea
                 some = rng.sample(tickets, rng.randint(1, 3))  # overlapping, in any order
                 req = checkout(some, tender("cash", sum(t.total for t in some)))
                 try:
-                    await service.settle(c, shop.who(), req, pay, CONFIG)
+                    settled.append(await service.settle(c, shop.who(), req, pay, CONFIG))
                 except AppError as exc:  # a clean refusal: paid, voided or changed meanwhile
                     refused.append(exc.code)
+        finally:
+            await c.close()
+
+    async def refunds_of_settled() -> None:
+        c = await asyncpg.connect(db_dsn)
+        made = 0
+        try:
+            for _ in range(200):  # three refunds of settled checkouts, while the others work
+                await asyncio.sleep(0.02)
+                if not settled:
+                    continue
+                done = settled.pop(rng.randrange(len(settled)))
+                req = RefundRequest(id=new_id(), checkout_id=done.id, ticket_ids=[done.tickets[0].id])
+                await refunds.refund(c, shop.who(), req, pay, CONFIG, settings)
+                made += 1
+                if made == 3:
+                    return
         finally:
             await c.close()
 
@@ -136,6 +156,7 @@ async def test_checkouts_edits_uploads_and_expiry_at_once_never_deadlock_and_lea
     await asyncio.wait_for(
         asyncio.gather(
             *(checkouts(n) for n in range(6)),
+            refunds_of_settled(),
             edits(shop.hh_apple, range(1, 9)),
             edits(shop.hh_huawei, range(1, 9)),
             edits(till, range(1, 9)),
@@ -166,6 +187,7 @@ async def test_checkouts_edits_uploads_and_expiry_at_once_never_deadlock_and_lea
     assert paid > 0
     assert refused, "the workers really overlapped"
     assert await conn.fetchval("SELECT count(*) FROM ticket WHERE state = 'expired'") > 0
+    assert await conn.fetchval("SELECT count(*) FROM refund") > 0
     assert await conn.fetchval("SELECT count(*) FROM applied_command WHERE device_seq BETWEEN 1000 AND 1039") == 40
     assert (await check_invariants(conn)).ok
     await asyncio.sleep(0.2)  # the finished sessions' statistics reach the view

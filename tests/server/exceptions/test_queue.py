@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -19,23 +18,11 @@ from protocol.checkout import CheckoutRequest
 from protocol.exceptions import StoreException
 from protocol.ids import new_id
 from protocol.tickets import Ticket, VoidTicket
-from server.app import create_app
-from server.checkout.config import CheckoutConfig
 from server.settings import Settings
 from server.sync.service import apply_commands
 from tests.auth_helpers import bearer, token_for
 from tests.server.checkout.conftest import Shop, checkout, tender
-from tests.server.payments.conftest import FAST
 from tests.stores import second_store
-
-
-@pytest.fixture
-async def api(db_dsn: str, settings: Settings, shop: Shop) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = create_app(settings, dsn=db_dsn)
-    app.state.payments_config = FAST
-    app.state.checkout_config = CheckoutConfig(refund_approval_limit=10**10)
-    async with AsyncTestClient(app=app) as c:
-        yield c
 
 
 async def as_staff(conn: asyncpg.Connection, settings: Settings, code: str, shop: Shop | None = None) -> dict[str, str]:
