@@ -9,7 +9,10 @@ Then the network heals and we check the sync: every device's view equals the dat
 exactly one outcome, every device applied every position once, in order; and the money: every ticket paid
 at most once, every settled checkout's tenders add up to its tickets (change accounted, in the drawer too),
 the ledger invariants hold, every member's balances are the sum of their movements and what the checkouts
-spent and earned, and nothing a till was told is settled is missing (nor settled without the till knowing).
+spent and earned, and nothing a till was told is settled is missing (nor settled without the till knowing);
+every approved card charge at the acquirer pays exactly one settled checkout or was given back in full
+(a customer who left after a refusal or changed their mind after paying), and no checkout names a card
+charge that was not approved.
 
 Replay a failure with the seed it prints: ``FT_SIM_SEED=<seed> pytest tests/faults/test_simulation.py``.
 """
@@ -25,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 
@@ -35,10 +39,11 @@ from protocol.ids import new_id
 from protocol.tickets import IssueTicket, VoidTicket
 from server.demo import DemoInfo, seed_demo
 from server.ledger.jobs import check_invariants
+from tests.auth_helpers import bearer, token_for
 from tests.faults.devices import Device, database_view
 from tests.faults.proxy import Faults, TcpProxy
-from tests.faults.servers import HEAD, ServerProcess
-from tests.faults.tills import Carried, Shoppers, SimTill, acknowledged
+from tests.faults.servers import HEAD, SECRET, ServerProcess
+from tests.faults.tills import LEAVES_AFTER_CARD, Carried, Shoppers, SimTill, acknowledged
 from tests.ticket_helpers import catalog, device, give_key
 
 SEED = int(os.environ.get("FT_SIM_SEED", "20240607"))
@@ -159,6 +164,7 @@ async def simulate(conn: asyncpg.Connection, db_dsn: str, demo: DemoInfo, tmp_pa
         except TimeoutError:
             raise AssertionError("a cashier still had no answer for a customer 30 s after the network healed") from None
         store_id = demo.store_id
+        given_back = await give_back(conn, servers[0], tills)
         head = await converge(conn, store_id, handhelds, tills)
 
         # --- sync: every device holds the database's view, every command applied once ------------------
@@ -231,6 +237,7 @@ async def simulate(conn: asyncpg.Connection, db_dsn: str, demo: DemoInfo, tmp_pa
         queued_refused = {q.checkout_id for t in tills for q in t.till.checkouts.queued() if q.state == "refused"}
         assert set(checkouts) == set(acked) - queued_refused, "no checkout settled without its till knowing"
 
+        cards = await cards_add_up(conn, given_back)
         report = await check_invariants(conn)
         assert report.ok, report.problems
         for m in members:
@@ -242,12 +249,19 @@ async def simulate(conn: asyncpg.Connection, db_dsn: str, demo: DemoInfo, tmp_pa
         balances = {x.kind for c in checkouts.values() for x in c.tenders} & {"stored_value", "points"}
         print(
             f"{len(view)} tickets, {len(checkouts)} checkouts ({len(online)} online, {len(offline)} offline),"
-            f" {len(queued_refused)} offline conflicts, {kills} kills, {sum(s.starts for s in servers)} starts"
+            f" {len(queued_refused)} offline conflicts, {kills} kills, {sum(s.starts for s in servers)} starts;"
+            f" card charges {dict(cards)}, till saw {dict(sum((t.card_outcomes for t in tills), Counter()))},"
+            f" {len(given_back)} given back"
         )
         assert sum(1 for r in rows if r["status"] == "applied") > 10
         assert len(online) >= 3
         assert offline, "customers were served offline and their checkouts applied on reconnect"
         assert balances, "members paid with their balances"
+        assert cards["in a checkout"], "customers paid by card"
+        assert cards["declined"], "some cards were declined"
+        assert sum(t.card_outcomes["unknown"] for t in tills), "some card answers were unknown until asked again"
+        if any(t.cards_taken >= LEAVES_AFTER_CARD for t in tills):
+            assert given_back, "a customer who left after paying by card got the money back"
         assert kills >= 1 or SECONDS < 5  # servers really were killed
     finally:
         for task in cashiers:
@@ -320,6 +334,61 @@ async def money_adds_up(conn: asyncpg.Connection, store_id: uuid.UUID) -> dict[u
     )
     assert twice == 0, "no ticket was announced paid twice"
     return settled
+
+
+async def give_back(conn: asyncpg.Connection, server: ServerProcess, tills: list[SimTill]) -> set[str]:
+    """A supervisor gives back in full the card payments of customers who left unpaid (the refund is
+    idempotent by its id, so a lost answer is simply asked again). Returns the payment ids given back."""
+    headers = bearer(await token_for(conn, "V001", SECRET))
+    done: set[str] = set()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=5) as http:
+        for t in tills:
+            for payment_id, amount in t.to_give_back:
+                body = {"refund_id": str(uuid.uuid5(payment_id, "given back")), "amount": amount, "reason": "left"}
+                async with asyncio.timeout(20):
+                    while True:
+                        try:
+                            r = await http.post(f"/payments/{payment_id}/refunds", json=body, headers=headers)
+                        except httpx.TransportError:
+                            r = None
+                        if r is not None and r.status_code == 200 and r.json()["status"] == "approved":
+                            break
+                        await asyncio.sleep(0.2)
+                done.add(str(payment_id))
+    return done
+
+
+async def cards_add_up(conn: asyncpg.Connection, given_back: set[str]) -> Counter[str]:
+    """Every card charge the acquirer approved pays exactly one settled checkout (for its whole amount) or
+    was given back in full; every card tender of a checkout is an approved charge; the server's payments
+    agree with the acquirer's books. Returns how the charges ended."""
+    charges = await conn.fetch("SELECT idempotency_key, amount, refunded, status FROM sim_acquirer_charge")
+    assert all(c["status"] in ("approved", "declined") for c in charges), "every card answer was resolved"
+    tenders = await conn.fetch(
+        "SELECT t.id::text AS id, t.applied, t.tendered, c.state FROM tender t JOIN checkout c ON c.id = t.checkout_id"
+        " WHERE t.kind = 'card'"
+    )
+    uses = Counter(t["id"] for t in tenders)
+    assert all(n == 1 for n in uses.values()), "no card charge pays two checkouts"
+    approved = {c["idempotency_key"]: c for c in charges if c["status"] == "approved"}
+    assert set(uses) <= set(approved), "every card tender of a checkout is an approved charge"
+    ended: Counter[str] = Counter(c["status"] for c in charges if c["status"] != "approved")
+    for key, c in approved.items():
+        if key in uses:
+            t = next(x for x in tenders if x["id"] == key)
+            assert (t["state"], t["applied"], t["tendered"], c["refunded"]) == ("settled", c["amount"], c["amount"], 0)
+            ended["in a checkout"] += 1
+        else:
+            assert key in given_back, f"card charge {key} has no checkout and was not given back"
+            assert c["refunded"] == c["amount"], f"card charge {key} was given back in full"
+            ended["given back"] += 1
+    rows = await conn.fetch("SELECT id, status, amount, refunded FROM payment WHERE tender = 'card'")
+    payments = {str(r["id"]): r for r in rows}
+    for c in charges:
+        p = payments.get(c["idempotency_key"])
+        assert p is not None, "the server knows every charge the acquirer made"
+        assert (p["status"], p["amount"], p["refunded"]) == (c["status"], c["amount"], c["refunded"])
+    return ended
 
 
 async def drawer_adds_up(conn: asyncpg.Connection, t: SimTill, checkouts: dict[uuid.UUID, CheckoutResult]) -> None:

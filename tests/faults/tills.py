@@ -1,6 +1,8 @@
 """Simulated tills for the fault simulation: the till's real wiring (device store, HTTP API, websocket sync,
 device keys, the outbox of offline checkouts) and its real presenters (basket, payment, shift), driven by a
-cashier who serves the customers the handhelds made, whatever the network and the servers do.
+cashier who serves the customers the handhelds made, whatever the network and the servers do. Customers pay
+with their balances, by card through the payment provider simulator (declines and "unknown" answers
+included: the cashier asks again until the provider tells), and with cash.
 
 What every call told the cashier is written down (``Recorded``), so the end of the simulation can hold the
 database to it: nothing the till was told is settled may be missing, and nothing may be settled that the
@@ -13,6 +15,7 @@ import asyncio
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +33,20 @@ from protocol.payments import TenderKind
 from tests.faults.proxy import TcpProxy
 
 HTTP_TIMEOUT_S = 2.0  # a till gives up on an answer after this long and says "offline"
+
+# Cards the customers hand over, in turn across the store (the payment provider simulator's test numbers,
+# docs/payments.md): approved, declined, or answered "unknown" and resolved either way by a later query. The
+# first two card customers of a run already meet an unknown answer, an approval and a decline.
+CARDS = (
+    "4000000000000259",  # unknown, then approved
+    "4000000000009995",  # declined: insufficient funds
+    "4111111111111111",  # approved
+    "4000000000000267",  # unknown, then declined
+    "4111111111111111",
+    "4000000000000069",  # declined: card expired
+    "4111111111111111",
+)
+LEAVES_AFTER_CARD = 2  # the till's second customer whose card was approved changes their mind and leaves
 
 
 def fast() -> Backoff:
@@ -57,6 +74,11 @@ class Shoppers:
     carried: dict[object, list[Carried]] = field(default_factory=dict)
     busy: set[object] = field(default_factory=set)
     paid: list[Carried] = field(default_factory=list)  # tickets a till told its customer were paid
+    cards: int = 0  # cards handed over so far
+
+    def next_card(self) -> str:
+        self.cards += 1
+        return CARDS[(self.cards - 1) % len(CARDS)]
 
     def bought(self, customer: object, ticket: Carried) -> None:
         self.carried.setdefault(customer, []).append(ticket)
@@ -133,6 +155,9 @@ class SimTill:
     shift: ShiftPresenter
     float_amount: int
     gave_up: int = 0  # customers who left unpaid after a refusal
+    card_outcomes: Counter[str] = field(default_factory=Counter)  # first answers to card charges
+    cards_taken: int = 0  # card charges approved (first answer or after asking again)
+    to_give_back: list[tuple[uuid.UUID, int]] = field(default_factory=list)  # card payments of customers who left
 
     @classmethod
     async def open(
@@ -218,9 +243,12 @@ class SimTill:
         if not b.tickets:
             return
         self._spend_balance()
-        settled = await self._settle()
+        settled = await self._settle(shoppers)
         if settled is None:
             self.gave_up += 1
+            # The customer leaves: what their card was charged is theirs to be given back.
+            cards = [t for t in self.payment.tenders if t.kind == "card" and not t.terminal_ref]
+            self.to_give_back += [(t.id, t.amount) for t in cards]
             return
         shoppers.paid.extend(Carried(t.id, t.qr) for t in b.tickets if t.qr)
 
@@ -236,6 +264,34 @@ class SimTill:
                 amount = most if self.rng.random() < 0.3 else self.rng.randint(1, most)
                 assert p.add_balance(kind, yuan(amount)), p.message
 
+    async def _card_for_some(self, shoppers: Shoppers) -> bool:
+        """Sometimes (online) a card through the payment provider for all or part of what remains. A lost or
+        "unknown" answer is asked about again (same payment id) until the provider tells. False when the
+        customer changes their mind after the card was charged and leaves."""
+        p = self.payment
+        # Not while the link is cut: the till notices a cut only after a ping timeout, and a card still waiting
+        # for its answer holds the customer at the till for the whole cut, so nobody would be served offline.
+        # Cards still meet delayed, slow and half-open links, server kills, and cuts that begin mid-payment.
+        link_cut = self.proxy.faults.reset
+        if not p.remaining or not self.online or link_cut or p.unavailable("card") or self.rng.random() >= 0.6:
+            return True
+        amount = p.remaining if self.rng.random() < 0.6 else self.rng.randint(1, p.remaining)
+        before = len(p.tenders)
+        await p.take_card("card", shoppers.next_card(), yuan(amount))
+        if p.pending is not None:
+            self.card_outcomes["unknown"] += 1
+        elif len(p.tenders) > before:
+            self.card_outcomes["approved"] += 1
+        else:
+            self.card_outcomes["not taken"] += 1  # declined (or refused before any charge)
+        while p.pending is not None:
+            await asyncio.sleep(self.rng.uniform(0.05, 0.3))
+            await p.check_pending()
+        if len(p.tenders) > before:
+            self.cards_taken += 1
+            return self.cards_taken != LEAVES_AFTER_CARD
+        return True
+
     def _cash_for_the_rest(self) -> None:
         """Cash for what remains: exact, or rounded up to hundreds of yuan (change given)."""
         p = self.payment
@@ -247,11 +303,13 @@ class SimTill:
             handed = -(-p.remaining // 10_000) * 10_000 + self.rng.choice([0, 10_000])
             assert p.add_cash(yuan(handed)), p.message
 
-    async def _settle(self) -> Settled | None:
+    async def _settle(self, shoppers: Shoppers) -> Settled | None:
         """Press Settle until the till has an answer: a lost answer is asked again with the same checkout id
         (the presenter keeps it); a refusal that says "not now" is tried again as a new checkout."""
         p = self.payment
         while True:
+            if not await self._card_for_some(shoppers):
+                return None
             self._cash_for_the_rest()
             self.recorded.last = ""
             settled = await p.settle()
