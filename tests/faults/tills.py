@@ -155,6 +155,7 @@ class SimTill:
     shift: ShiftPresenter
     float_amount: int
     gave_up: int = 0  # customers who left unpaid after a refusal
+    spent_balance: bool = False  # a member of this till has paid with a balance
     card_outcomes: Counter[str] = field(default_factory=Counter)  # first answers to card charges
     cards_taken: int = 0  # card charges approved (first answer or after asking again)
     to_give_back: list[tuple[uuid.UUID, int]] = field(default_factory=list)  # card payments of customers who left
@@ -256,13 +257,19 @@ class SimTill:
         """Some of the member's stored value or points (the till offers them online only)."""
         p = self.payment
         member = p.basket.member
-        if member is not None and self.rng.random() < 0.6:
-            kind: TenderKind = self.rng.choice(["stored_value", "points"])
+        # every till's first member who can spends a balance, so even a short run has balance tenders
+        if member is None or (self.spent_balance and self.rng.random() >= 0.6):
+            return
+        kinds: list[TenderKind] = ["stored_value", "points"]
+        self.rng.shuffle(kinds)
+        for kind in kinds:
             spendable = member.spendable(kind) or 0
             if not p.unavailable(kind) and spendable > 0:
                 most = min(spendable, p.remaining)
                 amount = most if self.rng.random() < 0.3 else self.rng.randint(1, most)
                 assert p.add_balance(kind, yuan(amount)), p.message
+                self.spent_balance = True
+                return
 
     async def _card_for_some(self, shoppers: Shoppers) -> bool:
         """Sometimes (online) a card through the payment provider for all or part of what remains. A lost or
