@@ -29,30 +29,12 @@ SELECT e.id, e.number, e.store_id, e.kind, e.status, e.currency, e.taken::text A
        e.resolved_by, coalesce(r.name, '') AS resolved_by_name,
        (extract(epoch FROM e.resolved_at) * 1000)::bigint AS resolved_at_ms,
        e.resolution_note, coalesce(e.request ->> 'offline_receipt_no', '') AS offline_receipt_no,
-       (rec.details ->> 'held_in_shift_id')::uuid AS held_in_shift_id,
-       coalesce(res.details ->> 'cash_outcome', '') AS cash_outcome,
-       (res.details ->> 'given_back_in_shift_id')::uuid AS given_back_in_shift_id
+       e.held_in_shift_id, coalesce(e.cash_outcome, '') AS cash_outcome, e.given_back_in_shift_id
 FROM store_exception e
 LEFT JOIN device d ON d.id = e.device_id
 LEFT JOIN staff s ON s.id = e.staff_id
 LEFT JOIN staff r ON r.id = e.resolved_by
-LEFT JOIN LATERAL ({recorded}) rec ON true
-LEFT JOIN LATERAL ({resolved}) res ON true
 """
-# Where the cash went in the till's books is written with the exception's audit entries, in the same
-# transaction as the exception (``exception.recorded``) and its resolution (``exception.resolved``): so
-# their ``at`` is the exception's ``created_at`` and ``resolved_at`` (both now()), found through the
-# audit log's (store_id, at) index.
-_AUDIT = """
-SELECT a.details FROM audit_log a
-WHERE a.store_id = e.store_id AND a.at = e.{at} AND a.action = '{action}' AND a.object_type = 'exception'
-  AND a.object_id = e.id::text
-LIMIT 1
-"""
-_COLUMNS = _COLUMNS.format(
-    recorded=_AUDIT.format(at="created_at", action="exception.recorded"),
-    resolved=_AUDIT.format(at="resolved_at", action="exception.resolved"),
-)
 
 BY_SOURCE = _COLUMNS + "WHERE e.source_id = $1"
 BY_ID = _COLUMNS + "WHERE e.id = $1"
@@ -75,8 +57,12 @@ OPEN_COUNT = "SELECT count(*) FROM store_exception WHERE store_id = $1 AND statu
 
 LOCK = "SELECT store_id, status, number FROM store_exception WHERE id = $1 FOR UPDATE"
 
+# Where the cash went in the till's books (the audit entries say the same, as the record).
+HELD_IN = "UPDATE store_exception SET held_in_shift_id = $2 WHERE id = $1"
+
 RESOLVE = """
-UPDATE store_exception SET status = 'resolved', resolved_by = $2, resolved_at = now(), resolution_note = $3
+UPDATE store_exception SET status = 'resolved', resolved_by = $2, resolved_at = now(), resolution_note = $3,
+                           cash_outcome = nullif($4::text, ''), given_back_in_shift_id = $5
 WHERE id = $1 AND status = 'open'
 """
 

@@ -12,6 +12,10 @@ Recorded:
 Resolved by a supervisor or manager of the store, or at a till by a cashier with a supervisor's staff
 code and PIN (checked like a refund's approval, wrong PINs counting toward the lockout). Every
 recording and resolution is in the audit log.
+
+Where the cash went in the till's books (``held_in_shift_id``, ``cash_outcome``,
+``given_back_in_shift_id``) is kept on the exception, written in the transaction of the movement that
+puts it there (``books``); the audit entries say it too, as the record.
 """
 
 from __future__ import annotations
@@ -178,6 +182,8 @@ async def record_refused_checkout(
         found = repo.to_exception(row)
         if status.endswith(" 1"):
             held_in = await books.hold_cash(conn, who, found, req.settled_offline_at_ms)
+            if held_in is not None:
+                await conn.execute(repo.HELD_IN, found.id, held_in)
             await audit.record(
                 conn,
                 store_id=who.store_id,
@@ -339,8 +345,8 @@ async def resolve(
         assert row is not None  # exceptions are never deleted
         if row["status"] != "open":
             raise _already(repo.to_exception(await _fetch(conn, exception_id)))
-        await conn.execute(repo.RESOLVE, exception_id, by, note)
         given_back_in = await books.give_back_cash(conn, caller, current, by) if outcome == "given_back" else None
+        await conn.execute(repo.RESOLVE, exception_id, by, note, outcome, given_back_in)
         await audit.record(
             conn,
             store_id=caller.store_id,

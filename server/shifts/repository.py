@@ -31,22 +31,23 @@ RETURNING {SHIFT_COLUMNS}
 """
 
 INSERT_MOVEMENT = """
-INSERT INTO shift_movement (id, shift_id, kind, tender, amount, reference, note, staff_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO shift_movement (id, shift_id, kind, tender, amount, reference, note, staff_id, exception_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING
-RETURNING id, shift_id, kind, tender, amount, reference, at
+RETURNING id, shift_id, kind, tender, amount, reference, at, exception_id
 """
 
-SELECT_MOVEMENT_BY_ID = "SELECT id, shift_id, kind, tender, amount, reference, at FROM shift_movement WHERE id = $1"
-SELECT_MOVEMENT_BY_REFERENCE = """
-SELECT id, shift_id, kind, tender, amount, reference, at FROM shift_movement
+_MOVEMENT_COLUMNS = "id, shift_id, kind, tender, amount, reference, at, exception_id"
+SELECT_MOVEMENT_BY_ID = f"SELECT {_MOVEMENT_COLUMNS} FROM shift_movement WHERE id = $1"
+SELECT_MOVEMENT_BY_REFERENCE = f"""
+SELECT {_MOVEMENT_COLUMNS} FROM shift_movement
 WHERE shift_id = $1 AND kind = $2 AND tender = $3 AND reference = $4
 """
 
-# Cash held for and given back on exceptions is recorded as pay_in/pay_out with an ``exception:`` reference
-# (see ``service.exception_cash``); the reports show it on its own line.
+# Cash held for and given back on exceptions is recorded as cash pay_in/pay_out linked to the exception
+# (``exception_id``, see ``service.exception_cash``); the reports show it on its own line.
 TOTALS = """
-SELECT tender, kind, starts_with(reference, 'exception:') AS exception, sum(amount) AS total, count(*) AS n
+SELECT tender, kind, exception_id IS NOT NULL AS exception, sum(amount) AS total, count(*) AS n
 FROM shift_movement WHERE shift_id = $1
 GROUP BY tender, kind, exception
 """

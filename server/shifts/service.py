@@ -82,7 +82,16 @@ async def open_shift(conn: asyncpg.Connection, caller: Caller, data: OpenShift) 
             raise _already_open(other) from None
         assert row is not None
         await conn.execute(
-            repo.INSERT_MOVEMENT, new_id(), data.shift_id, "float", "cash", data.float_amount, "", "", caller.staff_id
+            repo.INSERT_MOVEMENT,
+            new_id(),
+            data.shift_id,
+            "float",
+            "cash",
+            data.float_amount,
+            "",
+            "",
+            caller.staff_id,
+            None,
         )
         await audit(
             conn,
@@ -108,6 +117,7 @@ async def record_tender(
     staff_id: uuid.UUID | None = None,
     note: str = "",
     movement_id: uuid.UUID | None = None,
+    exception_id: uuid.UUID | None = None,
 ) -> Movement:
     """Record money taken or given at the till in an open shift (for checkout, refunds, top-ups).
 
@@ -115,7 +125,8 @@ async def record_tender(
     (stored value bought), ``pay_in``/``pay_out``/``drop`` (cash in or out of the drawer).
     ``amount`` is positive fen; the direction follows from ``kind``. A non-empty ``reference``
     (e.g. the checkout id) makes the call idempotent per (shift, kind, tender, reference). Runs in
-    the caller's transaction when there is one.
+    the caller's transaction when there is one. ``exception_id`` marks the cash of an exception
+    (``exception_cash``).
     """
     if kind not in DIRECTION or kind not in _TENDER_MOVEMENTS:
         raise ValueError(f"not a shift movement: {kind}")
@@ -131,13 +142,16 @@ async def record_tender(
         if shift["status"] != "open":
             raise Conflict("This shift is closed; open a new shift on the till first.", PaymentCodes.SHIFT_CLOSED)
         mid = movement_id or new_id()
-        row = await conn.fetchrow(repo.INSERT_MOVEMENT, mid, shift_id, kind, tender, signed, reference, note, staff_id)
+        row = await conn.fetchrow(
+            repo.INSERT_MOVEMENT, mid, shift_id, kind, tender, signed, reference, note, staff_id, exception_id
+        )
         if row is None:  # a replay by id or by reference
             row = await conn.fetchrow(repo.SELECT_MOVEMENT_BY_ID, mid)
             if row is None and reference:
                 row = await conn.fetchrow(repo.SELECT_MOVEMENT_BY_REFERENCE, shift_id, kind, tender, reference)
             assert row is not None
-            if (row["shift_id"], row["kind"], row["tender"], row["amount"]) != (shift_id, kind, tender, signed):
+            found = (row["shift_id"], row["kind"], row["tender"], row["amount"], row["exception_id"])
+            if found != (shift_id, kind, tender, signed, exception_id):
                 raise Conflict(
                     "This movement was already recorded with different figures; make a new id.",
                     PaymentCodes.MOVEMENT_ID_REUSED,
@@ -164,9 +178,10 @@ async def exception_cash(
     """Cash of a refused offline checkout in the till's books: ``held`` when it is in the drawer of the
     shift (it counts in the expected cash), ``given_back`` when it left a drawer for the customer.
 
-    Recorded as a pay-in or pay-out referenced ``exception:<id>``, once per shift and way; the X and Z
-    reports show it on its own line (``exceptions_held``, ``exceptions_given_back``). Raises
-    ``Conflict`` (``shift_closed``) when the shift closed meanwhile.
+    Recorded as a cash pay-in or pay-out linked to the exception (``exception_id``; referenced
+    ``exception:<id>``), once per shift and way; the X and Z reports show it on its own line
+    (``exceptions_held``, ``exceptions_given_back``), never in paid in or out. Raises ``Conflict``
+    (``shift_closed``) when the shift closed meanwhile.
     """
     return await record_tender(
         conn,
@@ -177,6 +192,7 @@ async def exception_cash(
         tender="cash",
         staff_id=staff_id,
         note=note,
+        exception_id=exception_id,
     )
 
 
