@@ -110,16 +110,21 @@ async def simulate(conn: asyncpg.Connection, db_dsn: str, demo: DemoInfo, tmp_pa
         start = time.monotonic()
         deadline = start + SECONDS
         cashiers = [asyncio.create_task(t.work(shoppers, deadline), name=t.name) for t in tills]
-        # Each till is cut off once for CUT_S, so some customers are certainly served offline.
+        # Each till is cut off once for at least CUT_S, and until it has served two customers offline (at
+        # most 3 × CUT_S), so some customers are certainly served offline even on a slow machine.
         cuts = {proxies.index(tills[0].proxy): 0.3, proxies.index(tills[1].proxy): 0.6}
+        till_of = {proxies.index(t.proxy): t for t in tills}
+        queued_before: dict[int, int] = {}
         kills = 0
         while time.monotonic() < deadline:
             elapsed = (time.monotonic() - start) / SECONDS
             for i, at in list(cuts.items()):
-                if elapsed >= at + CUT_S / SECONDS:  # the planned cut is over
+                served = len(till_of[i].recorded.queued) - queued_before.get(i, 0)
+                if elapsed >= at + (CUT_S if served >= 2 else 3 * CUT_S) / SECONDS:  # the planned cut is over
                     proxies[i].faults = Faults()
                     del cuts[i]
                 elif elapsed >= at and not proxies[i].faults.reset:
+                    queued_before[i] = len(till_of[i].recorded.queued)
                     proxies[i].faults = Faults(reset=True)
                     proxies[i].cut_all()
             free = [p for i, p in enumerate(proxies) if not (i in cuts and elapsed >= cuts[i])]
