@@ -12,12 +12,9 @@ Refunds of one checkout are serialised by a session advisory lock held while the
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import asyncpg
 import msgspec
@@ -31,13 +28,10 @@ from protocol.checkout import (
     RefundResult,
     RefundTenderResult,
 )
-from protocol.errors import Codes
 from protocol.members import ReturnedLine
 from protocol.tickets import Ticket
 from server import audit
-from server.auth import repository as auth_repo
-from server.auth.guards import SUPERVISORS
-from server.auth.passwords import check_secret
+from server.auth import approval
 from server.checkout import repository as repo
 from server.checkout import rules, service
 from server.checkout.config import CheckoutConfig
@@ -303,19 +297,8 @@ async def _approval(
             status=403,
             details={"limit": limit, "amount": amount, "refunded_before": refunded_before},
         )
-    row = await conn.fetchrow(repo.SUPERVISOR, req.approval.staff_code)
-    pin_ok = await asyncio.to_thread(check_secret, row["pin_hash"] if row else None, req.approval.pin)
-    if row is not None and row["locked"]:
-        raise AppError(Codes.LOCKED_OUT, "This supervisor is locked out after wrong PINs; ask another.", status=423)
-    eligible = (
-        row is not None
-        and row["active"]
-        and row["role"] in SUPERVISORS
-        and (row["store_id"] == who.store_id or row["role"] == "admin")
-    )
-    if row is None or not (pin_ok and eligible):
-        if row is not None and not pin_ok:
-            await _count_failure(conn, row, settings)
+    approver = await approval.approver(conn, settings, who.store_id, req.approval.staff_code, req.approval.pin)
+    if approver is None:
         await audit.record(
             conn,
             store_id=who.store_id,
@@ -331,16 +314,7 @@ async def _approval(
             "That approval was refused: it needs the staff code and PIN of a supervisor or manager of this store.",
             status=403,
         )
-    await auth_repo.clear_failures(conn, row["id"])
-    return cast(uuid.UUID, row["id"])
-
-
-async def _count_failure(conn: asyncpg.Connection, row: asyncpg.Record, settings: Settings) -> None:
-    failed = int(await conn.fetchval("SELECT failed_attempts FROM staff WHERE id = $1", row["id"])) + 1
-    until = None
-    if failed >= settings.lockout_attempts:
-        until, failed = datetime.now(UTC) + timedelta(minutes=settings.lockout_minutes), 0
-    await auth_repo.record_failure(conn, row["id"], failed, until)
+    return approver
 
 
 async def _provider_refunds(

@@ -78,10 +78,6 @@ INSERT INTO refund_tender (refund_id, tender_id, kind, amount, refund_ref) VALUE
 ADD_TENDER_REFUNDED = "UPDATE tender SET refunded = refunded + $2 WHERE id = $1"
 ADD_CHECKOUT_REFUNDED = "UPDATE checkout SET refunded = refunded + $2 WHERE id = $1"
 
-SUPERVISOR = """
-SELECT id, store_id, role, pin_hash, active, locked_until > now() AS locked FROM staff WHERE code = $1
-"""
-
 # Step 1 of the lock order (``server.events``), the settling transaction's advisory keys in key order:
 # the checkout id (the same checkout sent twice at once: the second attempt's transaction waits here for
 # the first one's) and the member, if any (checkouts of one member settle one at a time: their ledger

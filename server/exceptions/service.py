@@ -20,11 +20,8 @@ puts it there (``books``); the audit entries say it too, as the record.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import asyncpg
 import msgspec
@@ -44,10 +41,8 @@ from protocol.exceptions import (
 from protocol.ticket_codes import TicketCodes
 from protocol.tickets import AttachMember, VoidTicket
 from server import audit
-from server.auth import repository as auth_repo
+from server.auth import approval as supervisor
 from server.auth.guards import SUPERVISORS, Caller, DeviceCaller
-from server.auth.passwords import check_secret
-from server.checkout import repository as checkout_repo
 from server.checkout.service import Who
 from server.errors import AppError, Conflict, NotFound
 from server.exceptions import books
@@ -403,19 +398,8 @@ async def approver(
             "The exception queue is for supervisors: ask one to enter their staff code and PIN.",
             status=403,
         )
-    row = await conn.fetchrow(checkout_repo.SUPERVISOR, approval.staff_code)
-    pin_ok = await asyncio.to_thread(check_secret, row["pin_hash"] if row else None, approval.pin)
-    if row is not None and row["locked"]:
-        raise AppError(Codes.LOCKED_OUT, "This supervisor is locked out after wrong PINs; ask another.", status=423)
-    eligible = (
-        row is not None
-        and row["active"]
-        and row["role"] in SUPERVISORS
-        and (row["store_id"] == caller.store_id or row["role"] == "admin")
-    )
-    if row is None or not (pin_ok and eligible):
-        if row is not None and not pin_ok:
-            await _count_failure(conn, row, settings)
+    staff_id = await supervisor.approver(conn, settings, caller.store_id, approval.staff_code, approval.pin)
+    if staff_id is None:
         await audit.record(
             conn,
             store_id=caller.store_id,
@@ -431,13 +415,4 @@ async def approver(
             "That approval was refused: it needs the staff code and PIN of a supervisor or manager of this store.",
             status=403,
         )
-    await auth_repo.clear_failures(conn, row["id"])
-    return cast(uuid.UUID, row["id"])
-
-
-async def _count_failure(conn: asyncpg.Connection, row: asyncpg.Record, settings: Settings) -> None:
-    failed = int(await conn.fetchval("SELECT failed_attempts FROM staff WHERE id = $1", row["id"])) + 1
-    until = None
-    if failed >= settings.lockout_attempts:
-        until, failed = datetime.now(UTC) + timedelta(minutes=settings.lockout_minutes), 0
-    await auth_repo.record_failure(conn, row["id"], failed, until)
+    return staff_id
