@@ -64,10 +64,11 @@ class ExceptionCodes:
 class MoneyMovement(msgspec.Struct, kw_only=True, frozen=True):
     """One movement of money that fixes the exception, e.g. ``refund_cash`` of 6,000.00 to the customer.
 
-    ``action`` is ``refund_cash`` (give the cash back from the drawer) today; clients show an action
+    ``action`` is ``refund_cash`` (give the cash back from the drawer) or ``refund_on_terminal`` (give a
+    card charge made on the till's standalone terminal back on that terminal); clients show an action
     they do not know by its ``amount`` and ``tender``. ``tender`` is the tender kind the money was
     taken with; ``amount`` is in fen of the exception's currency and always positive. Card and wallet
-    charges of a refused checkout are given back by the server itself and never appear here.
+    charges through the provider are given back by the server itself and never appear here.
     """
 
     action: str

@@ -42,6 +42,7 @@ translator.add(
             "exc.resolved": "Exception {number} resolved.",
             "exc.recorded": "{kind} · recorded for the manager as exception {number}: {fix}",
             "exc.refund_cash": "give {amount} in cash back to the customer",
+            "exc.refund_on_terminal": "give {amount} back to the card on the card terminal",
             "exc.no_money": "no money to give back; check with the counter",
             "exc.kind.paid_elsewhere": "Already paid at another till",
             "exc.kind.ticket_voided": "Ticket voided by the counter",
@@ -70,6 +71,7 @@ translator.add(
             "exc.resolved": "异常 {number} 已处理。",
             "exc.recorded": "{kind} · 已记录为第 {number} 号异常，交店长处理：{fix}",
             "exc.refund_cash": "退还顾客现金 {amount}",
+            "exc.refund_on_terminal": "在刷卡机上向原卡退回 {amount}",
             "exc.no_money": "无需退款；请与专柜核实",
             "exc.kind.paid_elsewhere": "已在其他收银台付款",
             "exc.kind.ticket_voided": "小票已被专柜作废",
@@ -104,8 +106,8 @@ def kind_text(kind: str) -> str:
 def fix_sentence(e: StoreException) -> str:
     """The fix in the till's language, from the structured movements (amounts as the till shows them)."""
     parts = [
-        translator.tr("exc.refund_cash", amount=fmt(m.amount, e.currency))
-        if m.action == "refund_cash"
+        translator.tr(f"exc.{m.action}", amount=fmt(m.amount, e.currency))
+        if m.action in ("refund_cash", "refund_on_terminal")
         else f"{m.action.replace('_', ' ')} {fmt(m.amount, e.currency)}"
         for m in e.fix
     ]

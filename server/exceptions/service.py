@@ -105,25 +105,32 @@ _WHY = {
 
 
 def fix_for(
-    kind: ExceptionKind, taken: dict[str, int], receipt_no: str = ""
+    kind: ExceptionKind, taken: dict[str, int], receipt_no: str = "", on_terminal: Sequence[tuple[str, int]] = ()
 ) -> tuple[list[MoneyMovement], dict[str, str]]:
     """The money movements that fix a refused offline checkout, and the sentence saying them (naming
     the customer's paper receipt when the till sent its number).
 
     Nothing of the checkout was settled, so the cash kept goes back to the customer (who may pay the
-    tickets again if they are still open). Card and wallet charges of a refused checkout are given
-    back by the server itself."""
+    tickets again if they are still open). Card and wallet charges through the provider are given back
+    by the server itself; a card charged on the till's standalone terminal (``on_terminal``: its
+    approval code and amount) is given back on that terminal."""
     cash = taken.get("cash", 0)
     fix = [MoneyMovement(action="refund_cash", amount=cash, tender="cash")] if cash else []
+    fix += [MoneyMovement(action="refund_on_terminal", amount=amount, tender="card") for _, amount in on_terminal]
     why_en, why_zh = _WHY.get(kind, ("the checkout was refused", "结账被拒绝"))
     receipt_en = f" (receipt {receipt_no})" if receipt_no else ""
     receipt_zh = f"（收据 {receipt_no}）" if receipt_no else ""
     if cash:
         en = f"Refund {_yuan(cash)} in cash to the customer{receipt_en}: {why_en}."
         zh = f"退还顾客现金 {_yuan(cash)} 元{receipt_zh}：{why_zh}。"
-    else:
+    elif not on_terminal:
         en = f"No cash was kept; check the customer's payment{receipt_en}: {why_en}."
         zh = f"未收现金；请核对顾客付款{receipt_zh}：{why_zh}。"
+    else:
+        en, zh = f"Nothing was settled{receipt_en}: {why_en}.", f"未结账{receipt_zh}：{why_zh}。"
+    for ref, amount in on_terminal:
+        en += f" Give {_yuan(amount)} back to the card on the card terminal (approval {ref})."
+        zh += f"请在刷卡机上向原卡退回 {_yuan(amount)} 元（原授权码 {ref}）。"
     if kind in ("total_changed", "member_changed"):
         en += " The tickets are still open: settle them again if the customer still wants them."
         zh += "小票仍未结账：如顾客仍要购买，请重新结账。"
@@ -147,7 +154,8 @@ async def record_refused_checkout(
     if conn.is_in_transaction():
         raise RuntimeError("the exception is recorded after the refused checkout rolled back")
     taken = taken_offline(req)
-    fix, text = fix_for(kind, taken, req.offline_receipt_no or "")
+    on_terminal = [(t.terminal_ref, t.amount) for t in req.tenders if t.terminal_ref is not None]
+    fix, text = fix_for(kind, taken, req.offline_receipt_no or "", on_terminal)
     async with conn.transaction():
         numbers = {r["id"]: r["number"] for r in await conn.fetch(repo.TICKET_NUMBERS, req.ticket_ids, who.store_id)}
         status = await conn.execute(

@@ -8,7 +8,7 @@ import uuid
 import msgspec
 
 from cashier_app.adapters.exceptions import KINDS
-from cashier_app.presenters.exceptions import ExceptionsPresenter, recorded_exception, recorded_text
+from cashier_app.presenters.exceptions import ExceptionsPresenter, fix_sentence, recorded_exception, recorded_text
 from cashier_app.presenters.ports import Approval
 from client_common.connection import ConnectionFeed
 from client_common.i18n import translator
@@ -180,3 +180,15 @@ async def test_a_member_attached_after_payment_is_shown_without_money_and_the_ti
     assert (row.title, row.to_refund) == ("No. 4 · Member attached after the customer paid", 0)
     translator.set_language("zh")
     assert p.rows[0].title == "第 4 号 · 顾客付款后才关联会员"
+
+
+def test_a_card_to_give_back_on_the_terminal_reads_as_such_in_both_languages() -> None:
+    e = msgspec.structs.replace(
+        exception(7), fix=[MoneyMovement(action="refund_on_terminal", amount=12_300, tender="card")]
+    )
+    translator.set_language("en")
+    assert "card terminal" in fix_sentence(e)
+    assert "123.00" in fix_sentence(e)
+    translator.set_language("zh")
+    assert "刷卡机" in fix_sentence(e)
+    translator.set_language("en")

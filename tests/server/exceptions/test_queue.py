@@ -14,10 +14,11 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from protocol.checkout import CheckoutRequest
+from protocol.checkout import CheckoutRequest, TenderRequest
 from protocol.exceptions import StoreException
 from protocol.ids import new_id
 from protocol.tickets import Ticket, VoidTicket
+from server.exceptions.books import cash_of
 from server.settings import Settings
 from server.sync.service import apply_commands
 from tests.auth_helpers import bearer, token_for
@@ -384,3 +385,23 @@ async def test_the_dashboard_counts_open_exceptions(
     assert (await api.get("/api/admin/dashboard", headers=manager)).json()["open_exceptions"] == 2
     await api.post(f"/exceptions/{first.id}/resolve", json={"note": "done"}, headers=manager)
     assert (await api.get("/api/admin/dashboard", headers=manager)).json()["open_exceptions"] == 1
+
+
+async def test_a_card_taken_offline_on_the_standalone_terminal_is_given_back_there(
+    api: AsyncTestClient[Any], conn: asyncpg.Connection, settings: Settings, shop: Shop
+) -> None:
+    ticket = await shop.issue(conn)
+    headers = await as_staff(conn, settings, "C001", shop)
+    card = TenderRequest(id=new_id(), kind="card", amount=ticket.total - 5_000, terminal_ref="A1B2C3", last4="4242")
+    req = offline(checkout([ticket], card, tender("cash", 5_000)))
+    await void(conn, shop, ticket)
+
+    recorded = await refused_with_exception(api, req, headers, "ticket_not_open")
+    assert [(m.action, m.amount, m.tender) for m in recorded.fix] == [
+        ("refund_cash", 5_000, "cash"),
+        ("refund_on_terminal", ticket.total - 5_000, "card"),
+    ]
+    assert recorded.to_refund == ticket.total
+    assert "A1B2C3" in recorded.fix_text["en"]
+    assert "A1B2C3" in recorded.fix_text["zh"]
+    assert cash_of(recorded) == 5_000, "only the cash is in the drawer's books; the card goes back on the terminal"
