@@ -17,18 +17,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("KIVY_NO_ARGS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kivy.config import Config
+from tests.gui import boot  # before anything of Kivy
 
-Config.set("graphics", "width", "1280")
-Config.set("graphics", "height", "800")
-Config.set("kivy", "exit_on_escape", "0")
-
-from client_common.ui.fonts import register_fonts  # noqa: E402
-
-FONT = register_fonts()
+FONT = boot.configure(boot.TILL)
 
 import nacl.signing  # noqa: E402
 

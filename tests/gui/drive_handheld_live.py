@@ -15,18 +15,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("KIVY_NO_ARGS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kivy.config import Config
+from tests.gui import boot  # before anything of Kivy
 
-Config.set("graphics", "width", "480")
-Config.set("graphics", "height", "800")
-Config.set("kivy", "exit_on_escape", "0")
-
-from client_common.ui.fonts import register_fonts  # noqa: E402
-
-register_fonts()
+boot.configure(boot.HANDHELD)
 
 from client_common.transport import Backoff  # noqa: E402
 from handheld_app.app import HandheldApp  # noqa: E402
